@@ -12,7 +12,8 @@ import (
 // derived from its content. Concurrent requests for the same missing entry render it once.
 // A Cache is safe for concurrent use.
 type Cache struct {
-	max int
+	max    int
+	render func(string, RenderOptions) ([]byte, string, error) // Render; tests count calls
 
 	mu       sync.Mutex
 	size     int
@@ -44,6 +45,7 @@ type flight struct {
 func NewCache(maxBytes int) *Cache {
 	return &Cache{
 		max:      maxBytes,
+		render:   Render,
 		lru:      list.New(),
 		entries:  map[cacheKey]*list.Element{},
 		inflight: map[cacheKey]*flight{},
@@ -78,7 +80,7 @@ func (c *Cache) Get(text string, o RenderOptions) (body []byte, contentType, eta
 	c.inflight[k] = f
 	c.mu.Unlock()
 
-	b, ct, err := Render(text, o)
+	b, ct, err := c.render(text, o)
 	if err == nil {
 		sum := sha256.Sum256(b)
 		f.entry = &cacheEntry{key: k, body: b, contentType: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}

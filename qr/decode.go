@@ -12,6 +12,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
@@ -78,7 +79,11 @@ func DecodeContext(ctx context.Context, r io.Reader, o DecodeOptions) ([]string,
 	data := buf.Bytes()
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		e := qrpay.WrapError(qrpay.EINVALID, err, "not a PNG, JPEG or GIF image")
+		msg := "the image is truncated or corrupt"
+		if errors.Is(err, image.ErrFormat) {
+			msg = "not a PNG, JPEG or GIF image"
+		}
+		e := qrpay.WrapError(qrpay.EINVALID, err, "%s", msg)
 		e.Param = "image"
 		return nil, e
 	}
@@ -119,6 +124,9 @@ type attempt struct {
 	rect   image.Rectangle // the part of g to read; empty means all of it
 	global bool            // GlobalHistogramBinarizer instead of HybridBinarizer
 	invert bool            // light modules on a dark background
+	thresh bool            // binarize with a local-mean threshold first (low contrast, blur)
+	rotate bool            // turn a quarter turn first
+	name   string          // for traces
 	scale  float64         // original pixels per pixel of g
 }
 
@@ -154,55 +162,77 @@ func decodeImage(ctx context.Context, img image.Image) ([]string, error) {
 	mid, ms := level(midSide)
 	tiles, ts := level(tileSide)
 
-	plan := []attempt{{g: coarse, scale: cs}}
+	plan := []attempt{
+		{name: "coarse", g: coarse, scale: cs},
+		{name: "coarse-threshold", g: coarse, scale: cs, thresh: true},
+	}
 	if mid != coarse {
-		plan = append(plan, attempt{g: mid, scale: ms})
+		plan = append(plan,
+			attempt{name: "mid", g: mid, scale: ms},
+			attempt{name: "mid-threshold", g: mid, scale: ms, thresh: true})
 	}
 	plan = append(plan,
-		attempt{g: coarse, scale: cs, global: true},
-		attempt{g: coarse, scale: cs, invert: true},
+		attempt{name: "coarse-global", g: coarse, scale: cs, global: true},
+		attempt{name: "coarse-rotated", g: coarse, scale: cs, rotate: true},
+		attempt{name: "coarse-inverted", g: coarse, scale: cs, invert: true},
 	)
-	// Overlapping tiles: a 3×3 grid of half-size windows.
+	// Overlapping tiles: a 3×3 grid of half-size windows, for codes small in a large picture.
 	tw, th := tiles.w/2, tiles.h/2
-	if tw >= 64 && th >= 64 {
+	if tw >= 256 && th >= 256 {
 		for ty := range 3 {
 			for tx := range 3 {
 				r := image.Rect(tx*tiles.w/4, ty*tiles.h/4, 0, 0)
 				r.Max = r.Min.Add(image.Pt(tw, th))
-				plan = append(plan, attempt{g: tiles, rect: r, scale: ts})
+				plan = append(plan, attempt{name: "tile", g: tiles, rect: r, scale: ts})
 			}
 		}
 	}
 
 	multi := multiqr.NewQRCodeMultiReader()
 	single := zxqr.NewQRCodeReader()
-	run := func(a attempt) []found {
-		return readCodes(a, multi, single)
-	}
 	for _, a := range plan {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if res := run(a); len(res) > 0 {
-			return texts(res), nil
+		var start time.Time
+		if decodeTrace != nil {
+			start = time.Now()
 		}
-		if a.g == coarse && !a.global && !a.invert {
-			// Also turned by 90°, right after the plain coarse attempt fails.
-			rot := coarse.rotate90()
-			res := run(attempt{g: rot, scale: cs})
-			rot.release()
-			if len(res) > 0 {
-				return texts(res), nil
-			}
+		res := runAttempt(a, multi, single)
+		if decodeTrace != nil {
+			decodeTrace(a.name, len(res), time.Since(start))
+		}
+		if len(res) > 0 {
+			return texts(res), nil
 		}
 	}
 	return nil, qrpay.Errorf(qrpay.ENOTFOUND, "no QR code found")
 }
 
-// readCodes runs the multi reader, then the single reader, on one attempt.
-func readCodes(a attempt, multi interface {
+// decodeTrace, when set (by tests), is told the outcome of every attempt.
+var decodeTrace func(name string, found int, d time.Duration)
+
+// runAttempt prepares the image an attempt needs and reads it.
+func runAttempt(a attempt, multi multiReader, single gozxing.Reader) []found {
+	switch {
+	case a.rotate:
+		rot := a.g.rotate90()
+		defer rot.release()
+		a.g, a.rotate = rot, false
+	case a.thresh:
+		bw := a.g.adaptive(max(8, max(a.g.w, a.g.h)/32), 3)
+		defer bw.release()
+		a.g, a.thresh = bw, false
+	}
+	return readCodes(a, multi, single)
+}
+
+type multiReader interface {
 	DecodeMultiple(*gozxing.BinaryBitmap, map[gozxing.DecodeHintType]any) ([]*gozxing.Result, error)
-}, single gozxing.Reader) []found {
+}
+
+// readCodes runs the multi reader, then the single reader, on one attempt.
+func readCodes(a attempt, multi multiReader, single gozxing.Reader) []found {
 	r := a.rect
 	if r.Empty() {
 		r = image.Rect(0, 0, a.g.w, a.g.h)
@@ -246,9 +276,7 @@ func readCodes(a attempt, multi interface {
 
 // safeMulti and safeSingle turn a panic inside the third-party reader into an error, so that
 // no uploaded image can crash the process.
-func safeMulti(m interface {
-	DecodeMultiple(*gozxing.BinaryBitmap, map[gozxing.DecodeHintType]any) ([]*gozxing.Result, error)
-}, bmp *gozxing.BinaryBitmap) (res []*gozxing.Result, err error) {
+func safeMulti(m multiReader, bmp *gozxing.BinaryBitmap) (res []*gozxing.Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, errReaderPanic

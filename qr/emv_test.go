@@ -505,3 +505,5 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("ReportError JSON %s", b)
 	}
 }
+
+func jsonString(m json.RawMessage, s *string) error { return json.Unmarshal(m, s) }

@@ -152,3 +152,51 @@ func (g *grey) rotate90() *grey {
 	}
 	return out
 }
+
+// adaptive returns a black-and-white copy of g: a pixel is black when it is darker by more than
+// offset than the mean of the (2r+1)² window around it. It copes with low contrast, blur and
+// noise that defeat the hybrid binarizer's small blocks.
+func (g *grey) adaptive(r, offset int) *grey {
+	w, h := g.w, g.h
+	iw := w + 1
+	// Integral image with a zero first row and column; fits uint32 up to 16 megapixels.
+	sp, _ := sumPool.Get().(*[]uint32)
+	if sp == nil || cap(*sp) < iw*(h+1) {
+		b := make([]uint32, iw*(h+1))
+		sp = &b
+	}
+	defer sumPool.Put(sp)
+	sum := (*sp)[:iw*(h+1)]
+	clear(sum[:iw])
+	for y := range h {
+		var row uint32
+		sum[(y+1)*iw] = 0
+		src := g.pix[y*w : (y+1)*w]
+		prev := sum[y*iw+1 : y*iw+1+w]
+		cur := sum[(y+1)*iw+1 : (y+1)*iw+1+w]
+		for x, v := range src {
+			row += uint32(v)
+			cur[x] = prev[x] + row
+		}
+	}
+	out := newGrey(w, h)
+	for y := range h {
+		y0, y1 := max(0, y-r), min(h, y+r+1)
+		top, bot := sum[y0*iw:], sum[y1*iw:]
+		src := g.pix[y*w : (y+1)*w]
+		dst := out.pix[y*w : (y+1)*w]
+		for x, v := range src {
+			x0, x1 := max(0, x-r), min(w, x+r+1)
+			s := int(bot[x1] - top[x1] - bot[x0] + top[x0])
+			n := (y1 - y0) * (x1 - x0)
+			if (int(v)+offset)*n < s {
+				dst[x] = 0
+			} else {
+				dst[x] = 255
+			}
+		}
+	}
+	return out
+}
+
+var sumPool sync.Pool // of *[]uint32
