@@ -99,10 +99,16 @@ func BenchmarkCacheGet(b *testing.B) {
 	})
 }
 
-// benchPhoto is a 1280×960 JPEG photograph holding a 300-pixel code.
-var benchPhoto = sync.OnceValue(func() []byte {
-	return photoScenes()["1280x960 with a 300px code"].photo(&testing.B{})
-})
+var (
+	benchPhotoOnce sync.Once
+	benchPhotoData []byte
+)
+
+// benchPhoto returns a 1280×960 JPEG photograph holding a 300-pixel code.
+func benchPhoto(tb testing.TB) []byte {
+	benchPhotoOnce.Do(func() { benchPhotoData = photoScenes()["1280x960 with a 300px code"].photo(tb) })
+	return benchPhotoData
+}
 
 // baselineDecode is plain gozxing on the colour image: its own luminance source, the hybrid
 // binarizer and the QR reader with TRY_HARDER.
@@ -119,7 +125,7 @@ func baselineDecode(img image.Image) (string, error) {
 }
 
 func BenchmarkDecodePhoto(b *testing.B) {
-	data := benchPhoto()
+	data := benchPhoto(b)
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		b.Fatal(err)

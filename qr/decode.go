@@ -101,6 +101,9 @@ func DecodeContext(ctx context.Context, r io.Reader, o DecodeOptions) ([]string,
 
 // DecodeImage finds the QR codes in an already decoded image, as Decode does.
 func DecodeImage(ctx context.Context, img image.Image) ([]string, error) {
+	if img == nil {
+		return nil, qrpay.Invalid("image", "no image")
+	}
 	return decodeImage(ctx, img)
 }
 

@@ -248,7 +248,7 @@ func TestDecodeSpeedup(t *testing.T) {
 	if ratio := float64(render.NsPerOp()) / float64(max(hot.NsPerOp(), 1)); ratio < 20 {
 		t.Errorf("cache hit %v, render %v: only %.0f× faster", hot, render, ratio)
 	}
-	data := benchPhoto()
+	data := benchPhoto(t)
 	base := testing.Benchmark(func(b *testing.B) {
 		for b.Loop() {
 			img, _ := jpeg.Decode(bytes.NewReader(data))
