@@ -269,7 +269,7 @@ func TestPublicKeyID(t *testing.T) {
 	wantProviderErr(t, err, gateway.ProviderTampered, true)
 }
 
-// TestLoaders reads the generated PEM files with the exported helpers.
+// TestLoaders reads the generated PEM files with the exported loaders.
 func TestLoaders(t *testing.T) {
 	k := testKeys(t)
 	key, err := wechat.LoadPrivateKey(k.MerchantKeyPEM)
