@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
@@ -334,21 +333,55 @@ func parseBill(text string) (*gateway.Statement, error) {
 	return st, nil
 }
 
-// splitRow splits one CSV row and trims the spaces and tabs that pad Alipay's fields.
+// splitRow splits one CSV row and trims the spaces and tabs that pad Alipay's fields. A field
+// may be quoted ("a, b", with "" for a quote); padding may surround the quotes.
 func splitRow(line string) ([]string, error) {
-	cr := csv.NewReader(strings.NewReader(line))
-	cr.FieldsPerRecord = -1
-	rec, err := cr.Read()
-	if err != nil {
-		return nil, err
+	var fields []string
+	for i := 0; ; {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		var f strings.Builder
+		if i < len(line) && line[i] == '"' {
+			i++
+			for {
+				q := strings.IndexByte(line[i:], '"')
+				if q < 0 {
+					return nil, fmt.Errorf("an unterminated quoted field")
+				}
+				f.WriteString(line[i : i+q])
+				i += q + 1
+				if i < len(line) && line[i] == '"' {
+					f.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+				i++
+			}
+			if i < len(line) && line[i] != ',' {
+				return nil, fmt.Errorf("text after a quoted field")
+			}
+			fields = append(fields, f.String())
+		} else {
+			end := strings.IndexByte(line[i:], ',')
+			if end < 0 {
+				end = len(line) - i
+			}
+			v := strings.Trim(line[i:i+end], " \t")
+			if strings.ContainsRune(v, '"') {
+				return nil, fmt.Errorf("a stray quote")
+			}
+			fields = append(fields, v)
+			i += end
+		}
+		if i >= len(line) {
+			return fields, nil
+		}
+		i++ // the comma
 	}
-	if _, err := cr.Read(); err != io.EOF {
-		return nil, fmt.Errorf("more than one record on the line")
-	}
-	for i, f := range rec {
-		rec[i] = strings.Trim(f, " \t")
-	}
-	return rec, nil
 }
 
 // billLine reads one row.
