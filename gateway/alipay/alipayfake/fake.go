@@ -182,11 +182,11 @@ const (
 // CodeBehavior configures one payment code.
 type CodeBehavior struct {
 	Outcome CodeOutcome
-	Queries int
-	SubCode string
-	SubMsg  string
-	Charged bool
-	BuyerID string
+	Queries int    // CodeUserPaying: queries answered WAIT_BUYER_PAY before the trade succeeds
+	SubCode string // CodeDeclined: the sub_code, such as ACQ.BUYER_BALANCE_NOT_ENOUGH
+	SubMsg  string // CodeDeclined: the sub_msg
+	Charged bool   // CodeUnknown: the customer was charged although the answer was 20000
+	BuyerID string // the buyer's Alipay user id; default a random one
 }
 
 // reAuthCode is Alipay's payment code shape; other codes are declined as invalid by default.
