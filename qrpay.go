@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"strings"
 	"time"
 )
@@ -17,26 +18,28 @@ import (
 // or typed from a receipt are not confused.
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
-// NewID returns a new identifier "<prefix>_<26 characters>": 48 bits of milliseconds since the
-// Unix epoch followed by 80 random bits, in Crockford base32, so that ids sort by creation time
-// (cursor pagination relies on it) and cannot be guessed.
+// NewID returns a new identifier "<prefix>_<21 characters>": 48 bits of milliseconds since the
+// Unix epoch (10 characters) followed by 55 random bits (11 characters), in Crockford base32, so
+// that ids sort by creation time (cursor pagination relies on it) and cannot be guessed. A payment
+// id ("pay_" and 21 characters) fits the 25 characters of an EMV reference label (tag 62.05).
 func NewID(prefix string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[0:8], uint64(now.UnixMilli())<<16)
-	if _, err := rand.Read(b[6:]); err != nil {
+	var out [21]byte
+	ms := uint64(now.UnixMilli()) & (1<<48 - 1)
+	for i := 9; i >= 0; i-- {
+		out[i] = crockford[ms&31]
+		ms >>= 5
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
 		panic("qrpay: crypto/rand failed: " + err.Error())
 	}
-	// 128 bits -> 26 base32 characters (130 bits, the top two are zero).
-	hi := binary.BigEndian.Uint64(b[0:8])
-	lo := binary.BigEndian.Uint64(b[8:16])
-	var out [26]byte
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
+	r := binary.BigEndian.Uint64(rnd[:])
+	for i := 20; i >= 10; i-- {
+		out[i] = crockford[r&31]
+		r >>= 5
 	}
 	var sb strings.Builder
-	sb.Grow(len(prefix) + 27)
+	sb.Grow(len(prefix) + 22)
 	sb.WriteString(prefix)
 	sb.WriteByte('_')
 	sb.Write(out[:])
@@ -83,10 +86,31 @@ type JobOptions struct {
 	RunAt time.Time
 	// MaxAttempts bounds the attempts; zero means the queue's default.
 	MaxAttempts int
-	// UniqueKey, when set, makes the insert a no-op while another job of the same kind and key
-	// is still waiting or running.
-	UniqueKey string
+	// Unique makes the insert a no-op while another job of the same kind and arguments is
+	// waiting or running.
+	Unique bool
 }
+
+// permanentError marks a job failure that retrying cannot mend.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as a job failure that retrying cannot mend: the job is not tried again.
+func Permanent(err error) error { return permanentError{err} }
+
+// IsPermanent reports whether err was marked by Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// RetryAfter is returned by a job that wants to run again later without counting as a failure
+// (a payment still awaiting the customer, say).
+type RetryAfter struct{ After time.Duration }
+
+func (r RetryAfter) Error() string { return "retry after " + r.After.String() }
 
 // Request identity carried through a context: the request id for logs, and the remote address
 // for the audit log. Everything else is an explicit parameter.

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/qrpay/qrpay"
+)
+
+// Commands whose capability is not built yet answer honestly.
+
+func runSettle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return qrpay.Errorf(qrpay.EINVALIDSTATE, "settle is not supported yet")
+}
+
+func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return qrpay.Errorf(qrpay.EINVALIDSTATE, "reconcile is not supported yet")
+}
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return qrpay.Errorf(qrpay.EINVALIDSTATE, "keys is not supported yet")
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return qrpay.Errorf(qrpay.EINVALIDSTATE, "bench is not supported yet")
+}

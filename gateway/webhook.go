@@ -1,0 +1,241 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qrpay/qrpay"
+	"github.com/qrpay/qrpay/merchant"
+)
+
+// DeliverWebhook is the job that sends one event to one endpoint.
+type DeliverWebhook struct {
+	DeliveryID string `json:"delivery_id"`
+}
+
+// Kind implements qrpay.Job.
+func (DeliverWebhook) Kind() string { return "webhook.deliver" }
+
+// WebhookMaxAttempts bounds the delivery attempts: with WebhookBackoff they span about four
+// and a half days, past the 24 hours CONTRACT.md promises and past EndpointDisableAfter.
+const WebhookMaxAttempts = 16
+
+// webhookSchedule is the delay after each failed attempt.
+var webhookSchedule = []time.Duration{
+	30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
+	4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour, 12 * time.Hour, 12 * time.Hour,
+	12 * time.Hour, 12 * time.Hour, 12 * time.Hour,
+}
+
+// WebhookBackoff returns the delay before the next delivery attempt after attempt failures.
+func WebhookBackoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > len(webhookSchedule) {
+		return webhookSchedule[len(webhookSchedule)-1]
+	}
+	return webhookSchedule[attempt-1]
+}
+
+// SignWebhook returns the Qrpay-Signature header of a webhook body:
+// t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.
+func SignWebhook(secret string, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// DeliverWebhookJob sends a delivery's event to its endpoint, records the attempt, and returns
+// an error (so the job is tried again with WebhookBackoff) unless the endpoint answered 2xx.
+// An endpoint that has failed for EndpointDisableAfter is disabled, with a notice on the
+// merchant's dashboard; its pending deliveries then stop.
+func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) error {
+	s.init()
+	d, err := s.Store.FindDelivery(ctx, "", job.DeliveryID)
+	if qrpay.IsCode(err, qrpay.ENOTFOUND) {
+		return qrpay.Permanent(err)
+	} else if err != nil {
+		return err
+	}
+	if d.Status == "succeeded" {
+		return nil
+	}
+	ep, err := s.Store.FindEndpoint(ctx, d.MerchantID, d.EndpointID)
+	if qrpay.IsCode(err, qrpay.ENOTFOUND) || (err == nil && ep.Status != "enabled") {
+		return qrpay.Permanent(s.failDelivery(ctx, d.ID, "The endpoint is disabled or deleted."))
+	} else if err != nil {
+		return err
+	}
+	secret, err := s.Secrets.EndpointSecret(ep)
+	if err != nil {
+		return err
+	}
+	body := d.Event.JSON()
+	status, snippet, latency, sendErr := s.post(ctx, ep.URL, secret, body)
+	ok := sendErr == nil && status >= 200 && status < 300
+	s.Metrics.WebhookAttempt(ok, latency)
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		d, err := tx.LockDelivery(ctx, job.DeliveryID)
+		if err != nil {
+			return err
+		}
+		d.Attempts++
+		d.LastStatus = status
+		a := &Attempt{ID: qrpay.NewID("wha", tx.Now()), DeliveryID: d.ID, Attempt: d.Attempts, StatusCode: status,
+			LatencyMS: int(latency.Milliseconds()), Response: snippet}
+		if sendErr != nil {
+			a.Error = sendErr.Error()
+		}
+		if err := tx.InsertAttempt(ctx, a); err != nil {
+			return err
+		}
+		if ok {
+			now := tx.Now()
+			d.Status, d.DeliveredAt = "succeeded", &now
+		} else if d.Attempts >= WebhookMaxAttempts {
+			d.Status = "failed"
+		}
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		return s.endpointHealth(ctx, tx, ep, ok)
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if sendErr != nil {
+			return fmt.Errorf("webhook %s to %s: %w", d.ID, ep.URL, sendErr)
+		}
+		return fmt.Errorf("webhook %s to %s: answered %d", d.ID, ep.URL, status)
+	}
+	return nil
+}
+
+// endpointHealth tracks how long an endpoint has been failing and disables it after
+// EndpointDisableAfter, leaving an email-style notice for the merchant.
+func (s *Service) endpointHealth(ctx context.Context, tx Tx, ep *merchant.WebhookEndpoint, ok bool) error {
+	now := tx.Now()
+	switch {
+	case ok && ep.FailingSince == nil:
+		return nil
+	case ok:
+		ep.FailingSince = nil
+		return tx.UpdateEndpointHealth(ctx, ep)
+	case ep.FailingSince == nil:
+		ep.FailingSince = &now
+		return tx.UpdateEndpointHealth(ctx, ep)
+	case now.Sub(*ep.FailingSince) < s.EndpointDisableAfter:
+		return nil
+	}
+	ep.Status = "disabled"
+	ep.DisabledReason = fmt.Sprintf("failing since %s", ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"))
+	if err := tx.UpdateEndpointHealth(ctx, ep); err != nil {
+		return err
+	}
+	return tx.InsertNotice(ctx, &Notice{ID: qrpay.NewID("ntc", now), MerchantID: ep.MerchantID, Kind: "webhook_disabled",
+		Subject: "Webhook endpoint disabled / 通知地址已停用",
+		Body: fmt.Sprintf("Your webhook endpoint %s has not accepted events since %s, so qrpay has stopped sending to it. "+
+			"Fix the endpoint, enable it again in Settings → Webhooks, and resend the events you missed.\n\n"+
+			"您的通知地址 %s 自 %s 起一直无法接收事件，qrpay 已停止向其发送。请修复后在“设置 → 通知地址”中重新启用，并重发错过的事件。",
+			ep.URL, ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"), ep.URL, ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"))})
+}
+
+// failDelivery marks a delivery failed for good.
+func (s *Service) failDelivery(ctx context.Context, id, reason string) error {
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		d, err := tx.LockDelivery(ctx, id)
+		if err != nil {
+			return err
+		}
+		d.Status = "failed"
+		if err := tx.InsertAttempt(ctx, &Attempt{ID: qrpay.NewID("wha", tx.Now()), DeliveryID: id, Attempt: d.Attempts, Error: reason}); err != nil {
+			return err
+		}
+		return tx.UpdateDelivery(ctx, d)
+	})
+	if err != nil {
+		return err
+	}
+	return qrpay.Errorf(qrpay.EINVALIDSTATE, "%s", reason)
+}
+
+// post sends a signed webhook and reads at most 1 KiB of the answer.
+func (s *Service) post(ctx context.Context, url, secret string, body []byte) (int, string, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "qrpay-webhooks/1")
+	req.Header.Set("Qrpay-Signature", SignWebhook(secret, s.Clock.Now(), body))
+	start := time.Now()
+	resp, err := s.WebhookClient.Do(req)
+	if err != nil {
+		return 0, "", time.Since(start), err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(snippet), time.Since(start), nil
+}
+
+// ResendEvent schedules an event again to each of the merchant's enabled endpoints.
+func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) (*Event, error) {
+	s.init()
+	e, err := s.Store.FindEvent(ctx, merchantID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	if !WebhookTypes[e.Type] {
+		return nil, qrpay.Errorf(qrpay.EINVALIDSTATE, "Events of type %s are not sent as webhooks.", e.Type)
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error { return s.deliver(ctx, tx, e) })
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// VerifyWebhook checks a Qrpay-Signature header against a body: the HMAC must match and the
+// timestamp be within tolerance of now (to refuse replays).
+func VerifyWebhook(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			if sig == "" {
+				sig = v
+			}
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sig == "" {
+		return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The Qrpay-Signature header is malformed.")
+	}
+	t := time.Unix(sec, 0)
+	if d := now.Sub(t); d > tolerance || d < -tolerance {
+		return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The webhook's timestamp is too old or in the future.")
+	}
+	want := SignWebhook(secret, t, body)
+	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
+		return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The webhook's signature does not match.")
+	}
+	return nil
+}

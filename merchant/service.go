@@ -1,0 +1,295 @@
+package merchant
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/qrpay/qrpay"
+)
+
+// Service is the merchant domain's use cases: onboarding and review, stores, terminals,
+// stickers, keys, endpoints, users, sessions and the audit log. Every change is one transaction
+// with its audit entry.
+type Service struct {
+	Store  Storage
+	Sealer *Sealer
+	Clock  qrpay.Clock
+	// Zone is where dates are civil dates (birth dates, settlement days).
+	Zone *time.Location
+
+	// Session timeouts; zero means the defaults (30 minutes idle, 12 hours absolute).
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	// Login throttling: after MaxFailedLogins failures in a row the account is locked for
+	// LockoutFor (defaults 5 and 15 minutes).
+	MaxFailedLogins int
+	LockoutFor      time.Duration
+
+	signerCache
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock == nil {
+		return qrpay.SystemClock{}.Now()
+	}
+	return s.Clock.Now()
+}
+
+// ad is the associated data that binds a sealed value to its row and field.
+func ad(kind, id, field string) string { return kind + ":" + id + ":" + field }
+
+// audit writes an audit entry for a change in the same transaction.
+func audit(ctx context.Context, tx Tx, actor Actor, merchantID, action, objectType, objectID string, before, after any) error {
+	e := &AuditEntry{
+		ID: qrpay.NewID("aud", tx.Now()), ActorKind: actor.Kind, ActorID: actor.ID, ActorName: actor.Name,
+		MerchantID: merchantID, Action: action, ObjectType: objectType, ObjectID: objectID,
+		Before: auditJSON(before), After: auditJSON(after), RemoteAddr: actor.RemoteAddr, CreatedAt: tx.Now(),
+	}
+	if e.RemoteAddr == "" {
+		e.RemoteAddr = qrpay.RemoteAddr(ctx)
+	}
+	return tx.InsertAudit(ctx, e)
+}
+
+// auditJSON renders an audited object. Merchants are rendered through their public view, so
+// the audit log never holds personal data in the clear.
+func auditJSON(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case *Merchant:
+		if x == nil {
+			return ""
+		}
+		v = x.View()
+	case *APIKey:
+		if x == nil {
+			return ""
+		}
+		v = map[string]any{"id": x.ID, "mode": x.Mode, "status": x.Status, "expires_at": x.ExpiresAt}
+	case *WebhookEndpoint:
+		if x == nil {
+			return ""
+		}
+		v = map[string]any{"id": x.ID, "url": x.URL, "status": x.Status}
+	case *User:
+		if x == nil {
+			return ""
+		}
+		v = map[string]any{"id": x.ID, "login": x.Login, "role": x.Role, "status": x.Status, "totp_enabled": x.TOTPEnabled}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// MerchantView is a merchant as APIs and pages show it: personal fields masked.
+type MerchantView struct {
+	ID              string         `json:"id"`
+	Object          string         `json:"object"`
+	Status          Status         `json:"status"`
+	LegalName       string         `json:"legal_name"`
+	ShortName       string         `json:"short_name"`
+	USCC            string         `json:"uscc"`
+	LegalPersonName string         `json:"legal_person_name"`
+	LegalPersonID   string         `json:"legal_person_id"`
+	Phone           string         `json:"phone"`
+	City            string         `json:"city"`
+	Address         string         `json:"address"`
+	MCC             string         `json:"mcc"`
+	BankName        string         `json:"bank_name"`
+	BankAccount     string         `json:"bank_account"`
+	SettlementCycle string         `json:"settlement_cycle"`
+	RejectReason    string         `json:"reject_reason,omitempty"`
+	FeeRates        map[string]int `json:"fee_rates"`
+	CreatedAt       time.Time      `json:"created_at"`
+	SubmittedAt     *time.Time     `json:"submitted_at"`
+	DecidedAt       *time.Time     `json:"decided_at"`
+}
+
+// View returns the merchant as APIs show it, personal fields masked.
+func (m *Merchant) View() MerchantView {
+	rates := m.FeeRates
+	if rates == nil {
+		rates = map[string]int{}
+	}
+	return MerchantView{ID: m.ID, Object: "merchant", Status: m.Status, LegalName: m.LegalName, ShortName: m.ShortName,
+		USCC: m.USCC, LegalPersonName: MaskName(m.LegalPersonName), LegalPersonID: m.LegalPersonIDMask,
+		Phone: m.PhoneMask, City: m.City, Address: m.Address, MCC: m.MCC, BankName: m.BankName,
+		BankAccount: m.BankAccountMask, SettlementCycle: m.SettlementCycle, RejectReason: m.RejectReason,
+		FeeRates: rates, CreatedAt: m.CreatedAt, SubmittedAt: m.SubmittedAt, DecidedAt: m.DecidedAt}
+}
+
+// Merchant returns a merchant, personal fields sealed.
+func (s *Service) Merchant(ctx context.Context, id string) (*Merchant, error) {
+	return s.Store.FindMerchant(ctx, id)
+}
+
+// --- API keys ---------------------------------------------------------------------------------
+
+// CreateAPIKey makes a new API key for a merchant. The returned key carries its secret in the
+// clear: show it once; only its sealed form is stored.
+func (s *Service) CreateAPIKey(ctx context.Context, actor Actor, merchantID, mode string) (*APIKey, error) {
+	if mode != ModeTest && mode != ModeLive {
+		return nil, qrpay.Invalid("mode", "The key mode must be test or live.")
+	}
+	var key *APIKey
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		m, err := tx.LockMerchant(ctx, merchantID)
+		if err != nil {
+			return err
+		}
+		if m.Status == StatusClosed || m.Status == StatusRejected || m.Status == StatusDraft {
+			return qrpay.Errorf(qrpay.EINVALIDSTATE, "A %s merchant cannot have API keys.", m.Status)
+		}
+		if mode == ModeLive && m.Status != StatusActive && m.Status != StatusFrozen {
+			return qrpay.Errorf(qrpay.EINVALIDSTATE, "Live keys are for approved merchants.")
+		}
+		key = &APIKey{ID: qrpay.NewID("key_"+mode, tx.Now()), MerchantID: merchantID, Mode: mode,
+			Secret: "sk_" + mode + "_" + qrpay.RandomToken(24), Status: "active", CreatedAt: tx.Now()}
+		key.SecretSealed, err = s.Sealer.Seal(key.Secret, ad("api_key", key.ID, "secret"))
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertAPIKey(ctx, key); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, merchantID, "api_key.create", "api_key", key.ID, nil, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// APIKey returns an API key with its secret opened, for authenticating a request. A revoked or
+// expired key, or one of a merchant that no longer exists, is EUNAUTHORIZED.
+func (s *Service) APIKey(ctx context.Context, id string) (*APIKey, error) {
+	k, err := s.Store.FindAPIKey(ctx, id)
+	if qrpay.IsCode(err, qrpay.ENOTFOUND) {
+		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "Unknown API key.")
+	} else if err != nil {
+		return nil, err
+	}
+	if !k.Usable(s.now()) {
+		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "This API key is revoked or expired.")
+	}
+	k.Secret, err = s.Sealer.Open(k.SecretSealed, ad("api_key", k.ID, "secret"))
+	if err != nil {
+		return nil, fmt.Errorf("open api key %s: %w", k.ID, err)
+	}
+	return k, nil
+}
+
+// --- webhook endpoints ------------------------------------------------------------------------
+
+// ValidateWebhookURL checks a webhook URL: absolute http or https, with a host.
+func ValidateWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
+		return qrpay.Invalid("url", "The webhook URL must be an absolute http or https URL.")
+	}
+	return nil
+}
+
+// CreateEndpoint adds a webhook endpoint with a new secret, returned in the clear once.
+func (s *Service) CreateEndpoint(ctx context.Context, actor Actor, merchantID, rawURL string) (*WebhookEndpoint, error) {
+	if err := ValidateWebhookURL(rawURL); err != nil {
+		return nil, err
+	}
+	var e *WebhookEndpoint
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.LockMerchant(ctx, merchantID); err != nil {
+			return err
+		}
+		e = &WebhookEndpoint{ID: qrpay.NewID("we", tx.Now()), MerchantID: merchantID, URL: rawURL,
+			Secret: "whsec_" + qrpay.RandomToken(24), Status: "enabled", CreatedAt: tx.Now()}
+		var err error
+		e.SecretSealed, err = s.Sealer.Seal(e.Secret, ad("webhook_endpoint", e.ID, "secret"))
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, merchantID, "webhook_endpoint.create", "webhook_endpoint", e.ID, nil, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EndpointSecret opens the secret of a webhook endpoint.
+func (s *Service) EndpointSecret(e *WebhookEndpoint) (string, error) {
+	return s.Sealer.Open(e.SecretSealed, ad("webhook_endpoint", e.ID, "secret"))
+}
+
+// --- operators' tokens -------------------------------------------------------------------------
+
+// HashToken returns the stored form of a bearer or session token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateOperatorToken makes a bearer token for the operator API for an operator user, returned
+// in the clear once.
+func (s *Service) CreateOperatorToken(ctx context.Context, actor Actor, userID, name string) (string, error) {
+	token := "op_" + qrpay.RandomToken(32)
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		t := &OperatorToken{ID: qrpay.NewID("opt", tx.Now()), UserID: userID, TokenHash: HashToken(token),
+			Name: name, CreatedAt: tx.Now()}
+		if err := tx.InsertOperatorToken(ctx, t); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, "", "operator_token.create", "operator_token", t.ID, nil, map[string]string{"name": name, "user_id": userID})
+	})
+	return token, err
+}
+
+// OperatorByToken returns the operator a bearer token belongs to; anything else is
+// EUNAUTHORIZED.
+func (s *Service) OperatorByToken(ctx context.Context, token string) (*User, error) {
+	if !strings.HasPrefix(token, "op_") {
+		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "Invalid operator token.")
+	}
+	t, err := s.Store.FindOperatorToken(ctx, HashToken(token))
+	if err != nil || t.RevokedAt != nil || subtle.ConstantTimeCompare([]byte(t.TokenHash), []byte(HashToken(token))) != 1 {
+		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "Invalid operator token.")
+	}
+	u, err := s.Store.FindUser(ctx, t.UserID)
+	if err != nil || !u.IsOperator() || u.Status != "active" {
+		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "Invalid operator token.")
+	}
+	return u, nil
+}
+
+// DeleteEndpoint removes a webhook endpoint; its delivery history stays.
+func (s *Service) DeleteEndpoint(ctx context.Context, actor Actor, merchantID, id string) (*WebhookEndpoint, error) {
+	e, err := s.Store.FindEndpoint(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		before := *e
+		e.Status = "deleted"
+		if err := tx.UpdateEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, merchantID, "webhook_endpoint.delete", "webhook_endpoint", e.ID, &before, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
