@@ -25,6 +25,7 @@ const callerKey = "qrpay.caller"
 func (s *Server) registerAPIRoutes(e *echo.Echo) {
 	e.GET("/v1/openapi.json", s.handleOpenAPI)
 	v1 := e.Group("/v1", s.apiAuth)
+	s.apiGroup = v1
 	v1.POST("/payments", s.handlePaymentCreate)
 	v1.GET("/payments", s.handlePaymentList)
 	v1.GET("/payments/:id", s.handlePaymentView)

@@ -68,8 +68,10 @@ type Server struct {
 	logins   *limiter
 	demoHook *demoReceiver
 	extra    []func(*echo.Echo)
-	// pageGroup carries the page middleware (session, CSRF) for features' pages.
+	// pageGroup carries the page middleware (session, CSRF) for features' pages; apiGroup the
+	// merchant API's authentication.
 	pageGroup *echo.Group
+	apiGroup  *echo.Group
 }
 
 // New builds the server; Handler serves it. Registry receives the server's metrics (nil for a
@@ -136,6 +138,10 @@ func (s *Server) routes(registry *prometheus.Registry) *echo.Echo {
 	s.registerCallbackRoutes(e)
 	s.registerMockRoutes(e)
 	s.registerPageRoutes(e)
+	admin := e.Group("/admin/v1", s.adminAuth)
+	s.registerAdminRoutes(admin)
+	s.registerConsoleRoutes(s.pageGroup)
+	s.registerSettlementRoutes(s.apiGroup, admin, s.pageGroup)
 	for _, f := range s.extra {
 		f(e)
 	}
