@@ -109,13 +109,13 @@ func StaticCode(c Config, subMerchantID string, name, city, mcc string) (string,
 	if merID == "" {
 		merID = c.MerchantID
 	}
-	if !reMerID.MatchString(merID) {
+	if !isMerID(merID) {
 		return "", qrpay.Invalid("sub_merchant_id", "A UnionPay merId is 15 letters or digits.")
 	}
 	if mcc == "" {
 		mcc = c.MCC
 	}
-	if !reMCC.MatchString(mcc) {
+	if !isDigits(mcc, 4) {
 		return "", qrpay.Invalid("mcc", "The merchant category code must be 4 digits.")
 	}
 	t, err := merchantTexts(c, name, city)
@@ -214,7 +214,7 @@ func (p *Provider) CreateCode(ctx context.Context, req gateway.CreateCodeRequest
 	if mcc == "" {
 		mcc = p.cfg.MCC
 	}
-	if !reMCC.MatchString(mcc) {
+	if !isDigits(mcc, 4) {
 		return nil, invalidRequest(op, "mcc", "The merchant category code must be 4 digits; configure a default.")
 	}
 	t, err := merchantTexts(p.cfg, req.MerchantName, req.MerchantCity)

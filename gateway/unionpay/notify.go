@@ -51,7 +51,7 @@ func readNotice(f fields) (*gateway.Callback, error) {
 	}
 	switch f["txnType"] {
 	case txnConsume:
-		if !reOrderID.MatchString(f["orderId"]) {
+		if !isOrderID(f["orderId"]) {
 			return nil, qrpay.Invalid("orderId", "The notice names no usable orderId.")
 		}
 		t, err := tradeFrom(f, "")
@@ -72,7 +72,7 @@ func readNotice(f fields) (*gateway.Callback, error) {
 		}
 		cb.Trade = t
 	case txnRefund:
-		if !reOrderID.MatchString(f["orderId"]) || !reOrderID.MatchString(f["origOrderId"]) {
+		if !isOrderID(f["orderId"]) || !isOrderID(f["origOrderId"]) {
 			return nil, qrpay.Invalid("orderId", "The refund notice names no usable orderId and origOrderId.")
 		}
 		r := &gateway.RefundResult{PaymentID: f["origOrderId"], RefundID: f["orderId"], ProviderRefundNo: f["queryId"]}
@@ -94,7 +94,7 @@ func readNotice(f fields) (*gateway.Callback, error) {
 		}
 		cb.Refund = r
 	case txnVoid:
-		if !reOrderID.MatchString(f["origOrderId"]) {
+		if !isOrderID(f["origOrderId"]) {
 			return nil, qrpay.Invalid("origOrderId", "The void notice names no usable origOrderId.")
 		}
 		if rc != "00" {

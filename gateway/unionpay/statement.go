@@ -110,7 +110,7 @@ func parseStatement(data []byte) (*gateway.Statement, string, error) {
 		return nil, "", qrpay.Invalid("file", "The statement is truncated: its last line is not ended.")
 	}
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	st := &gateway.Statement{Channel: gateway.ChannelUnionpay, Lines: []gateway.StatementLine{}}
+	st := &gateway.Statement{Channel: gateway.ChannelUnionpay, Lines: make([]gateway.StatementLine, 0, max(len(lines)-2, 0))}
 	var (
 		total   int64
 		trailer bool
@@ -177,7 +177,7 @@ func readHeader(line string) (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("the settlement date %q is not a date", line[2:10])
 	}
-	if !reMerID.MatchString(line[11:]) {
+	if !isMerID(line[11:]) {
 		return "", "", fmt.Errorf("the merId %q is not 15 letters or digits", line[11:])
 	}
 	return d.Format("2006-01-02"), line[11:], nil
@@ -247,7 +247,7 @@ func splitFixed(line string, widths []int) ([]string, error) {
 // text reads a left-aligned, space-padded text field: empty or a value of the orderId alphabet.
 func text(field string) (string, error) {
 	v := strings.TrimRight(field, " ")
-	if v != "" && !reOrderID.MatchString(v) {
+	if v != "" && !isOrderID(v) {
 		return "", fmt.Errorf("%q is not a left-aligned identifier", field)
 	}
 	return v, nil
@@ -266,7 +266,7 @@ func readDetail(line string) (detail, error) {
 			return d, err
 		}
 	}
-	if !reMerID.MatchString(t[dMerID]) {
+	if !isMerID(t[dMerID]) {
 		return d, fmt.Errorf("merId %q is not 15 letters or digits", f[dMerID])
 	}
 	if t[dQueryID] == "" {

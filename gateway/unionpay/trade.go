@@ -50,7 +50,7 @@ func customerIP(ip string) string {
 func (p *Provider) PayWithCode(ctx context.Context, req gateway.PayCodeRequest) (*gateway.Trade, error) {
 	const op = "pay"
 	code := strings.TrimSpace(req.AuthCode)
-	if !reC2B.MatchString(code) {
+	if !isC2B(code) {
 		return nil, qrpay.Invalid("auth_code", "This is not a UnionPay payment code: those are 19 digits starting with 62.")
 	}
 	if err := checkOrderID(op, "payment_id", req.PaymentID); err != nil {

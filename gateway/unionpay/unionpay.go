@@ -77,7 +77,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai must resolve on machines without a zone database.
@@ -128,15 +127,51 @@ var shanghai = func() *time.Location {
 	return loc
 }()
 
-var (
-	reOrderID  = regexp.MustCompile(`^[0-9A-Za-z_-]{1,32}$`)
-	reMerID    = regexp.MustCompile(`^[0-9A-Za-z]{15}$`)
-	reIIN      = regexp.MustCompile(`^[0-9]{8}$`)
-	reMCC      = regexp.MustCompile(`^[0-9]{4}$`)
-	reC2B      = regexp.MustCompile(`^62[0-9]{17}$`)
-	reAmount   = regexp.MustCompile(`^[0-9]{1,12}$`)
-	reCurrency = regexp.MustCompile(`^[0-9]{3}$`)
-)
+// isOrderID reports whether s can be an orderId: 1 to 32 letters, digits, '_' or '-'.
+func isOrderID(s string) bool {
+	if len(s) < 1 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isMerID reports whether s can be a merId: 15 letters or digits.
+func isMerID(s string) bool {
+	if len(s) != 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDigits reports whether s is n decimal digits (n > 0).
+func isDigits(s string, n int) bool {
+	if len(s) != n || n == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isC2B reports whether s is a UnionPay C2B payment code: 19 digits starting with 62.
+func isC2B(s string) bool { return isDigits(s, 19) && s[:2] == "62" }
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
 
 // minKeyBits is the smallest RSA key the adapter accepts.
 const minKeyBits = 2048
@@ -235,7 +270,7 @@ func New(c Config) (*Provider, error) {
 	if c.MerchantCity != "" && (!isANS(c.MerchantCity) || len(c.MerchantCity) > 15) {
 		return nil, qrpay.Invalid("merchant_city", "The default merchant city must be printable ASCII of at most 15 characters.")
 	}
-	if c.MCC != "" && !reMCC.MatchString(c.MCC) {
+	if c.MCC != "" && !isDigits(c.MCC, 4) {
 		return nil, qrpay.Invalid("mcc", "The default merchant category code must be 4 digits.")
 	}
 	if c.Timeout < 0 {
@@ -256,13 +291,13 @@ func New(c Config) (*Provider, error) {
 
 // checkAccount checks what EMV tag 15 needs: the default merId and the two IINs.
 func checkAccount(c Config) error {
-	if !reMerID.MatchString(c.MerchantID) {
+	if !isMerID(c.MerchantID) {
 		return qrpay.Invalid("merchant_id", "The merId must be 15 letters or digits.")
 	}
-	if !reIIN.MatchString(c.AcquirerIIN) {
+	if !isDigits(c.AcquirerIIN, 8) {
 		return qrpay.Invalid("acquirer_iin", "The acquirer IIN must be 8 digits.")
 	}
-	if !reIIN.MatchString(c.ForwardingIIN) {
+	if !isDigits(c.ForwardingIIN, 8) {
 		return qrpay.Invalid("forwarding_iin", "The forwarding IIN must be 8 digits.")
 	}
 	return nil
@@ -295,7 +330,7 @@ func (p *Provider) merID(op, sub string) (string, error) {
 	if sub == "" {
 		return p.cfg.MerchantID, nil
 	}
-	if !reMerID.MatchString(sub) {
+	if !isMerID(sub) {
 		return "", invalidRequest(op, "sub_merchant_id", "A UnionPay merId is 15 letters or digits, not %q.", sub)
 	}
 	return sub, nil
@@ -512,7 +547,7 @@ func failureReason(code, msg string) string {
 
 // money reads txnAmt (minor units) and currencyCode (ISO 4217 numeric; empty means CNY).
 func money(amount, currency string) (qrpay.Money, error) {
-	if !reAmount.MatchString(amount) {
+	if len(amount) < 1 || len(amount) > 12 || !isDigits(amount, len(amount)) {
 		return qrpay.Money{}, fmt.Errorf("txnAmt %q is not an amount in minor units", amount)
 	}
 	var v int64
@@ -522,7 +557,7 @@ func money(amount, currency string) (qrpay.Money, error) {
 	cur := qrpay.CNY
 	if currency != "" {
 		c, ok := qrpay.CurrencyByNumeric(currency)
-		if !ok || !reCurrency.MatchString(currency) {
+		if !ok || !isDigits(currency, 3) {
 			return qrpay.Money{}, fmt.Errorf("unsupported currencyCode %q", currency)
 		}
 		cur = c
@@ -567,7 +602,7 @@ func checkMoney(op string, m qrpay.Money) error {
 
 // checkOrderID checks an id sent as orderId.
 func checkOrderID(op, param, id string) error {
-	if !reOrderID.MatchString(id) {
+	if !isOrderID(id) {
 		return invalidRequest(op, param, "An orderId is 1 to 32 letters, digits, '_' or '-', not %q.", id)
 	}
 	return nil
