@@ -240,8 +240,8 @@ func TestServerError(t *testing.T) {
 	for name, op := range ops {
 		e.fake.FailNext(unionpayfake.FaultServerError)
 		err := op()
-		pe, perr := providerError(err)
-		if perr != nil || pe.Code != gateway.ProviderUnavailable || !pe.Unknown || pe.Op == "" {
+		pe, ok := providerError(err)
+		if !ok || pe.Code != gateway.ProviderUnavailable || !pe.Unknown || pe.Op == "" {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -308,8 +308,8 @@ func TestRespCodes(t *testing.T) {
 	} {
 		e.fake.RespondNext(tc.code, "")
 		_, err := e.p.Cancel(e.ctx, gateway.TradeRef{PaymentID: "pay_r"})
-		pe, perr := providerError(err)
-		if perr != nil || pe.Code != tc.want || pe.Unknown != tc.unknown || pe.ProviderCode != tc.code {
+		pe, ok := providerError(err)
+		if !ok || pe.Code != tc.want || pe.Unknown != tc.unknown || pe.ProviderCode != tc.code {
 			t.Errorf("%s: %v", tc.code, err)
 		}
 	}
@@ -429,8 +429,8 @@ func TestRequestChecks(t *testing.T) {
 	checks["close nothing"] = e.p.Close(ctx, gateway.TradeRef{})
 	_, checks["cancel nothing"] = e.p.Cancel(ctx, gateway.TradeRef{ProviderTradeNo: "a b"})
 	for name, err := range checks {
-		pe, perr := providerError(err)
-		if perr != nil || pe.Code != gateway.ProviderInvalid || pe.Unknown || qrpay.ErrorCode(pe.Err) != qrpay.EINVALID {
+		pe, ok := providerError(err)
+		if !ok || pe.Code != gateway.ProviderInvalid || pe.Unknown || qrpay.ErrorCode(pe.Err) != qrpay.EINVALID {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -29,14 +29,14 @@ const (
 )
 
 var (
-	keyOnce                sync.Once
-	merchantKey, upKey     *rsa.PrivateKey
-	otherKey               *rsa.PrivateKey
-	keyErr                 error
-	start                  = time.Date(2024, 1, 15, 2, 0, 0, 0, time.UTC) // 10:00 in Asia/Shanghai
-	cny                    = func(fen int64) qrpay.Money { return qrpay.Money{Amount: fen, Currency: qrpay.CNY} }
-	errNoProviderErrorSeen = errors.New("no *gateway.ProviderError")
+	keyOnce            sync.Once
+	merchantKey, upKey *rsa.PrivateKey
+	otherKey           *rsa.PrivateKey
+	keyErr             error
+	start              = time.Date(2024, 1, 15, 2, 0, 0, 0, time.UTC) // 10:00 in Asia/Shanghai
 )
+
+func cny(fen int64) qrpay.Money { return qrpay.Money{Amount: fen, Currency: qrpay.CNY} }
 
 func testKeys(t testing.TB) {
 	t.Helper()
@@ -136,18 +136,16 @@ func (e *env) noticeCount() int {
 	return len(e.got)
 }
 
-func providerError(err error) (*gateway.ProviderError, error) {
+// providerError returns the *gateway.ProviderError in err's chain.
+func providerError(err error) (*gateway.ProviderError, bool) {
 	var pe *gateway.ProviderError
-	if !errors.As(err, &pe) {
-		return nil, errNoProviderErrorSeen
-	}
-	return pe, nil
+	return pe, errors.As(err, &pe)
 }
 
 func wantProviderError(t *testing.T, err error, code string, unknown bool) {
 	t.Helper()
-	pe, perr := providerError(err)
-	if perr != nil {
+	pe, ok := providerError(err)
+	if !ok {
 		t.Fatalf("want a *gateway.ProviderError %s, got %v", code, err)
 	}
 	if pe.Code != code || pe.Unknown != unknown || pe.Channel != "unionpay" {

@@ -62,12 +62,14 @@
 //
 // # Errors
 //
-// Every method but ParseCallback and ParseStatement returns *gateway.ProviderError values:
-// Unknown set for timeouts, connection failures, non-200 answers, unreadable answers and answers
-// whose signature does not verify (ProviderTampered) or that say 02, 03, 04, 05 or 06;
-// ProviderAuth (not Unknown) when UnionPay refused our signature (respCode 11) or our merchant.
-// Inputs that cannot be sent at all are refused before any request: an unknown payment-code
-// prefix is an EINVALID *qrpay.Error naming auth_code.
+// The calls to UnionPay return *gateway.ProviderError values: Unknown set for timeouts,
+// connection failures, non-200 answers, unreadable answers, answers whose signature does not
+// verify or that name an unknown certId (ProviderTampered), and respCodes 02 and 06 (and 03, 04
+// and 05 where there is no pending result to report them as); ProviderAuth, not Unknown, when
+// UnionPay refused our signature (respCode 11) or our merchant (31, 32). Requests that cannot be
+// sent are ProviderInvalid before any call, except a payment code that is not UnionPay's: that is
+// an EINVALID *qrpay.Error naming auth_code, as the gateway's routing expects. ParseCallback,
+// ParseStatement, New and StaticCode return *qrpay.Error values.
 package unionpay
 
 import (

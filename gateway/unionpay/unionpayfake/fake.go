@@ -197,12 +197,17 @@ const (
 
 // CodeBehavior configures one payment code.
 type CodeBehavior struct {
-	Outcome  CodeOutcome
-	Queries  int
-	RespCode string
-	RespMsg  string
-	Charged  bool
-	Payer    string
+	// Outcome is what charging the code does.
+	Outcome CodeOutcome
+	// Queries is how many queries answer "processing" before a CodeProcessing or CodeUnknown
+	// charge resolves.
+	Queries int
+	// RespCode and RespMsg are the decline of CodeDeclined; default 01.
+	RespCode, RespMsg string
+	// Charged says how a CodeUnknown charge resolves: paid, or failed.
+	Charged bool
+	// Payer is the masked account (accNo) of the customer; default "6216********0018".
+	Payer string
 }
 
 // reC2B is UnionPay's C2B code shape; other codes are declined.
