@@ -26,6 +26,9 @@ type NewUser struct {
 	DisplayName string
 	Password    string
 	Role        string
+	// MustChangePassword makes the user choose a new password at the first login (for a
+	// password an operator handed over).
+	MustChangePassword bool
 }
 
 // CheckLogin checks a login name: 3 to 64 characters of letters, digits and ._@-.
@@ -67,6 +70,12 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, nu NewUser) (*Use
 		if actor.Kind == "merchant_user" && (actor.Role != RoleOwner || actor.MerchantID != nu.MerchantID) {
 			return nil, qrpay.Errorf(qrpay.EFORBIDDEN, "Only the merchant's owner adds users.")
 		}
+		if actor.Kind == "operator" && actor.Role != RoleAdmin {
+			return nil, qrpay.Errorf(qrpay.EFORBIDDEN, "Only an admin adds merchant users.")
+		}
+		if actor.Kind == "api_key" || actor.Kind == "anonymous" {
+			return nil, qrpay.Errorf(qrpay.EFORBIDDEN, "Users are added by an admin or the merchant's owner.")
+		}
 	default:
 		return nil, qrpay.Invalid("role", "Unknown role %q.", nu.Role)
 	}
@@ -77,7 +86,8 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, nu NewUser) (*Use
 	var u *User
 	err = s.Store.InTx(ctx, func(tx Tx) error {
 		u = &User{ID: qrpay.NewID("usr", tx.Now()), MerchantID: nu.MerchantID, Login: nu.Login,
-			DisplayName: CleanText(nu.DisplayName), PasswordHash: hash, Role: nu.Role, Status: "active", CreatedAt: tx.Now()}
+			DisplayName: CleanText(nu.DisplayName), PasswordHash: hash, Role: nu.Role, Status: "active", CreatedAt: tx.Now(),
+			MustChangePassword: nu.MustChangePassword}
 		if err := tx.InsertUser(ctx, u); err != nil {
 			if qrpay.IsCode(err, qrpay.ECONFLICT) {
 				return &qrpay.Error{Code: qrpay.ECONFLICT, Param: "login", Message: "This login is taken.", Err: err}
@@ -378,6 +388,11 @@ func (s *Service) ChangePassword(ctx context.Context, userID, old, password stri
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		return audit(ctx, tx, Actor{Kind: "merchant_user", ID: u.ID, Name: u.Login}, u.MerchantID, "user.password_change", "user", u.ID, nil, nil)
+		kind := "merchant_user"
+		if u.IsOperator() {
+			kind = "operator"
+		}
+		return audit(ctx, tx, Actor{Kind: kind, ID: u.ID, Name: u.Login, Role: u.Role, MerchantID: u.MerchantID, RemoteAddr: qrpay.RemoteAddr(ctx)},
+			u.MerchantID, "user.password_change", "user", u.ID, nil, nil)
 	})
 }

@@ -53,6 +53,10 @@ type Merchant struct {
 
 	RejectReason string
 	Source       string // "form" or "operator"
+	// ApplyTokenHash is the SHA-256 of the token in the applicant's status link.
+	ApplyTokenHash string
+	// Warnings are the KYC checks' warnings for the reviewer: field -> message key.
+	Warnings map[string]string
 	FeeRates     map[string]int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -152,4 +156,53 @@ type Sticker struct {
 	Status     string // "active" or "revoked"
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+}
+
+// StatusChange is one step of a merchant's lifecycle, for its history.
+type StatusChange struct {
+	ID         string
+	MerchantID string
+	Action     string // "submit", "approve", "activate", "reject", "freeze", "unfreeze", "close"
+	From       Status // "" for the application's creation
+	To         Status
+	Reason     string
+	ActorKind  string
+	ActorID    string
+	ActorName  string
+	CreatedAt  time.Time
+}
+
+// FeeRateChange is one change of a merchant's fee rate on a channel. Old is nil when the rate
+// was not set before.
+type FeeRateChange struct {
+	ID         string
+	MerchantID string
+	Channel    string
+	Old        *int
+	New        int
+	ActorID    string
+	ActorName  string
+	CreatedAt  time.Time
+}
+
+// Document kinds of an application.
+const (
+	DocBusinessLicence = "business_licence"
+	DocIDFront         = "id_front"
+	DocIDBack          = "id_back"
+)
+
+// DocumentKinds are the kinds of document an application carries, in form order.
+var DocumentKinds = []string{DocBusinessLicence, DocIDFront, DocIDBack}
+
+// Document is a file of an application (business licence, ID photo). Its content lives sealed
+// in a file under the service's DocumentsDir, never in the database.
+type Document struct {
+	ID          string
+	MerchantID  string
+	Kind        string
+	ContentType string // image/jpeg, image/png or application/pdf
+	Size        int64
+	SHA256      string
+	CreatedAt   time.Time
 }

@@ -90,36 +90,14 @@ func (s *Service) zone() *time.Location {
 }
 
 // Apply records an application as submitted for review, after every KYC check passed. Personal
-// fields are sealed before they reach the database.
+// fields are sealed before they reach the database. It is Submit without documents or a status
+// link.
 func (s *Service) Apply(ctx context.Context, actor Actor, a Application, source string) (*Merchant, *CheckResult, error) {
-	res, err := s.Check(a)
+	res, err := s.Submit(ctx, actor, a, ApplyOptions{Source: source})
 	if err != nil {
 		return nil, nil, err
 	}
-	n := res.Application
-	var m *Merchant
-	err = s.Store.InTx(ctx, func(tx Tx) error {
-		now := tx.Now()
-		m = &Merchant{
-			ID: qrpay.NewID("mch", now), Status: StatusSubmitted, LegalName: n.LegalName, ShortName: n.ShortName,
-			USCC: n.USCC, LegalPersonName: n.LegalPersonName, LegalPersonID: n.LegalPersonID,
-			LegalPersonIDMask: MaskResidentID(n.LegalPersonID), Phone: n.Phone, PhoneMask: MaskPhone(n.Phone),
-			City: n.City, Address: n.Address, MCC: n.MCC, BankName: n.BankName, BankAccount: n.BankAccount,
-			BankAccountMask: MaskBankAccount(n.BankAccount), SettlementCycle: n.SettlementCycle, Source: source,
-			CreatedAt: now, UpdatedAt: now, SubmittedAt: &now,
-		}
-		if err := s.seal(m); err != nil {
-			return err
-		}
-		if err := tx.InsertMerchant(ctx, m); err != nil {
-			return err
-		}
-		return audit(ctx, tx, actor, m.ID, "merchant.apply", "merchant", m.ID, nil, m)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, res, nil
+	return res.Merchant, res.Check, nil
 }
 
 // seal fills the sealed forms and the blind index of a merchant's personal fields.
@@ -195,6 +173,9 @@ func (s *Service) Move(ctx context.Context, actor Actor, id, action, reason stri
 	if len([]rune(reason)) > 500 {
 		return nil, qrpay.Invalid("reason", "The reason must be at most 500 characters.")
 	}
+	if err := canDecide(actor, action); err != nil {
+		return nil, err
+	}
 	var m *Merchant
 	err := s.Store.InTx(ctx, func(tx Tx) error {
 		var err error
@@ -219,12 +200,33 @@ func (s *Service) Move(ctx context.Context, actor Actor, id, action, reason stri
 			m.RejectReason = ""
 		}
 		if err := tx.UpdateMerchant(ctx, m, from); err != nil {
+			if action == "submit" && qrpay.IsCode(err, qrpay.ECONFLICT) {
+				return errOpenApplication(err)
+			}
+			return err
+		}
+		if action == "approve" {
+			// Approved is a moment, not a place: the merchant is active at once. The history
+			// shows both steps.
+			if err := history(ctx, tx, actor, m.ID, "approve", from, StatusApproved, reason); err != nil {
+				return err
+			}
+			if err := history(ctx, tx, actor, m.ID, "activate", StatusApproved, StatusActive, ""); err != nil {
+				return err
+			}
+		} else if err := history(ctx, tx, actor, m.ID, action, from, m.Status, reason); err != nil {
 			return err
 		}
 		if action == "approve" {
 			m.FeeRates = map[string]int{}
-			for ch, bps := range DefaultFeeRates {
-				if err := tx.SetFeeRate(ctx, m.ID, ch, bps); err != nil {
+			for _, ch := range Channels {
+				bps := DefaultFeeRates[ch]
+				if old, ok := before.FeeRates[ch]; ok {
+					// Rates an operator set before the approval stand.
+					m.FeeRates[ch] = old
+					continue
+				}
+				if err := setFeeRate(ctx, tx, actor, m.ID, ch, nil, bps); err != nil {
 					return err
 				}
 				m.FeeRates[ch] = bps
@@ -263,6 +265,12 @@ func pastTense(action string) string {
 // SetFeeRates sets a merchant's fee rates per channel, in basis points (0–10000), with the
 // change in the audit log.
 func (s *Service) SetFeeRates(ctx context.Context, actor Actor, id string, rates map[string]int) (*Merchant, error) {
+	if err := requireAdmin(actor); err != nil {
+		return nil, err
+	}
+	if len(rates) == 0 {
+		return nil, qrpay.Invalid("fee_rates", "Give at least one channel's rate.")
+	}
 	for ch, bps := range rates {
 		if _, ok := DefaultFeeRates[ch]; !ok {
 			return nil, qrpay.Invalid("fee_rates", "Unknown channel %q.", ch)
@@ -284,8 +292,22 @@ func (s *Service) SetFeeRates(ctx context.Context, actor Actor, id string, rates
 		if m.FeeRates == nil {
 			m.FeeRates = map[string]int{}
 		}
-		for ch, bps := range rates {
-			if err := tx.SetFeeRate(ctx, id, ch, bps); err != nil {
+		if m.Status == StatusClosed || m.Status == StatusRejected {
+			return qrpay.Errorf(qrpay.EINVALIDSTATE, "A %s merchant's fee rates cannot change.", m.Status)
+		}
+		for _, ch := range Channels {
+			bps, ok := rates[ch]
+			if !ok {
+				continue
+			}
+			var old *int
+			if v, had := m.FeeRates[ch]; had {
+				if v == bps {
+					continue
+				}
+				old = &v
+			}
+			if err := setFeeRate(ctx, tx, actor, id, ch, old, bps); err != nil {
 				return err
 			}
 			m.FeeRates[ch] = bps

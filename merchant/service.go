@@ -32,6 +32,13 @@ type Service struct {
 	MaxFailedLogins int
 	LockoutFor      time.Duration
 
+	// DocumentsDir is where applications' documents are kept, sealed, one folder per merchant
+	// (<data-dir>/documents). Without it the service refuses documents.
+	DocumentsDir string
+	// KeyOverlap is how long a rotated API key keeps working beside its successor (default 24
+	// hours).
+	KeyOverlap time.Duration
+
 	signerCache
 }
 
@@ -111,6 +118,9 @@ type MerchantView struct {
 	SettlementCycle string         `json:"settlement_cycle"`
 	RejectReason    string         `json:"reject_reason,omitempty"`
 	FeeRates        map[string]int `json:"fee_rates"`
+	Source          string         `json:"source"`
+	// Warnings are the checks' warnings for the reviewer, by field (message keys).
+	Warnings map[string]string `json:"warnings,omitempty"`
 	CreatedAt       time.Time      `json:"created_at"`
 	SubmittedAt     *time.Time     `json:"submitted_at"`
 	DecidedAt       *time.Time     `json:"decided_at"`
@@ -126,7 +136,8 @@ func (m *Merchant) View() MerchantView {
 		USCC: m.USCC, LegalPersonName: MaskName(m.LegalPersonName), LegalPersonID: m.LegalPersonIDMask,
 		Phone: m.PhoneMask, City: m.City, Address: m.Address, MCC: m.MCC, BankName: m.BankName,
 		BankAccount: m.BankAccountMask, SettlementCycle: m.SettlementCycle, RejectReason: m.RejectReason,
-		FeeRates: rates, CreatedAt: m.CreatedAt, SubmittedAt: m.SubmittedAt, DecidedAt: m.DecidedAt}
+		FeeRates: rates, Source: m.Source, Warnings: m.Warnings, CreatedAt: m.CreatedAt, SubmittedAt: m.SubmittedAt,
+		DecidedAt: m.DecidedAt}
 }
 
 // Merchant returns a merchant, personal fields sealed.
@@ -139,36 +150,46 @@ func (s *Service) Merchant(ctx context.Context, id string) (*Merchant, error) {
 // CreateAPIKey makes a new API key for a merchant. The returned key carries its secret in the
 // clear: show it once; only its sealed form is stored.
 func (s *Service) CreateAPIKey(ctx context.Context, actor Actor, merchantID, mode string) (*APIKey, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
 	if mode != ModeTest && mode != ModeLive {
 		return nil, qrpay.Invalid("mode", "The key mode must be test or live.")
 	}
 	var key *APIKey
 	err := s.Store.InTx(ctx, func(tx Tx) error {
-		m, err := tx.LockMerchant(ctx, merchantID)
-		if err != nil {
-			return err
-		}
-		if m.Status == StatusClosed || m.Status == StatusRejected || m.Status == StatusDraft {
-			return qrpay.Errorf(qrpay.EINVALIDSTATE, "A %s merchant cannot have API keys.", m.Status)
-		}
-		if mode == ModeLive && m.Status != StatusActive && m.Status != StatusFrozen {
-			return qrpay.Errorf(qrpay.EINVALIDSTATE, "Live keys are for approved merchants.")
-		}
-		key = &APIKey{ID: qrpay.NewID("key_"+mode, tx.Now()), MerchantID: merchantID, Mode: mode,
-			Secret: "sk_" + mode + "_" + qrpay.RandomToken(24), Status: "active", CreatedAt: tx.Now()}
-		key.SecretSealed, err = s.Sealer.Seal(key.Secret, ad("api_key", key.ID, "secret"))
-		if err != nil {
-			return err
-		}
-		if err := tx.InsertAPIKey(ctx, key); err != nil {
-			return err
-		}
-		return audit(ctx, tx, actor, merchantID, "api_key.create", "api_key", key.ID, nil, key)
+		var err error
+		key, err = s.newAPIKey(ctx, tx, actor, merchantID, mode)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return key, nil
+}
+
+// newAPIKey makes a key in a transaction, if the merchant's status allows it.
+func (s *Service) newAPIKey(ctx context.Context, tx Tx, actor Actor, merchantID, mode string) (*APIKey, error) {
+	m, err := tx.LockMerchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status == StatusClosed || m.Status == StatusRejected || m.Status == StatusDraft {
+		return nil, qrpay.Errorf(qrpay.EINVALIDSTATE, "A %s merchant cannot have API keys.", m.Status)
+	}
+	if mode == ModeLive && m.Status != StatusActive && m.Status != StatusFrozen {
+		return nil, qrpay.Errorf(qrpay.EINVALIDSTATE, "Live keys are for approved merchants.")
+	}
+	key := &APIKey{ID: qrpay.NewID("key_"+mode, tx.Now()), MerchantID: merchantID, Mode: mode,
+		Secret: "sk_" + mode + "_" + qrpay.RandomToken(24), Status: "active", CreatedAt: tx.Now()}
+	key.SecretSealed, err = s.Sealer.Seal(key.Secret, ad("api_key", key.ID, "secret"))
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.InsertAPIKey(ctx, key); err != nil {
+		return nil, err
+	}
+	return key, audit(ctx, tx, actor, merchantID, "api_key.create", "api_key", key.ID, nil, key)
 }
 
 // APIKey returns an API key with its secret opened, for authenticating a request. A revoked or
@@ -203,6 +224,9 @@ func ValidateWebhookURL(raw string) error {
 
 // CreateEndpoint adds a webhook endpoint with a new secret, returned in the clear once.
 func (s *Service) CreateEndpoint(ctx context.Context, actor Actor, merchantID, rawURL string) (*WebhookEndpoint, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
 	if err := ValidateWebhookURL(rawURL); err != nil {
 		return nil, err
 	}
@@ -276,6 +300,9 @@ func (s *Service) OperatorByToken(ctx context.Context, token string) (*User, err
 
 // DeleteEndpoint removes a webhook endpoint; its delivery history stays.
 func (s *Service) DeleteEndpoint(ctx context.Context, actor Actor, merchantID, id string) (*WebhookEndpoint, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
 	e, err := s.Store.FindEndpoint(ctx, merchantID, id)
 	if err != nil {
 		return nil, err
@@ -287,6 +314,29 @@ func (s *Service) DeleteEndpoint(ctx context.Context, actor Actor, merchantID, i
 			return err
 		}
 		return audit(ctx, tx, actor, merchantID, "webhook_endpoint.delete", "webhook_endpoint", e.ID, &before, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// SetEndpointURL points a webhook endpoint at another URL.
+func (s *Service) SetEndpointURL(ctx context.Context, actor Actor, merchantID, id, rawURL string) (*WebhookEndpoint, error) {
+	if err := ValidateWebhookURL(rawURL); err != nil {
+		return nil, err
+	}
+	e, err := s.Store.FindEndpoint(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		before := *e
+		e.URL = rawURL
+		if err := tx.UpdateEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, merchantID, "webhook_endpoint.update", "webhook_endpoint", e.ID, &before, e)
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,9 @@ import (
 
 // CreateStore adds a store (a shop location) to a merchant.
 func (s *Service) CreateStore(ctx context.Context, actor Actor, merchantID, name, city, address string) (*Store, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
 	name, city, address = CleanText(name), CleanText(city), CleanText(address)
 	if n := len([]rune(name)); n < 1 || n > 40 {
 		return nil, qrpay.Invalid("name", "The store name must be 1 to 40 characters long.")
@@ -42,12 +45,15 @@ func (s *Service) CreateStore(ctx context.Context, actor Actor, merchantID, name
 // CreateTerminal adds a terminal (a counter) to a store. The counter logs in with the terminal's
 // code and PIN (4 to 8 digits).
 func (s *Service) CreateTerminal(ctx context.Context, actor Actor, merchantID, storeID, name, pin string) (*Terminal, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
 	name = CleanText(name)
 	if n := len([]rune(name)); n < 1 || n > 40 {
 		return nil, qrpay.Invalid("name", "The terminal name must be 1 to 40 characters long.")
 	}
-	if len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "" {
-		return nil, qrpay.Invalid("pin", "The PIN must be 4 to 8 digits.")
+	if err := checkPIN(pin); err != nil {
+		return nil, err
 	}
 	hash, err := HashPassword(pin)
 	if err != nil {
@@ -55,7 +61,7 @@ func (s *Service) CreateTerminal(ctx context.Context, actor Actor, merchantID, s
 	}
 	var t *Terminal
 	err = s.Store.InTx(ctx, func(tx Tx) error {
-		if _, err := s.Store.FindStore(ctx, merchantID, storeID); err != nil {
+		if err := activeStore(ctx, s.Store, merchantID, storeID); err != nil {
 			return err
 		}
 		code, err := terminalCode()
@@ -73,6 +79,21 @@ func (s *Service) CreateTerminal(ctx context.Context, actor Actor, merchantID, s
 		return nil, err
 	}
 	return t, nil
+}
+
+// activeStore checks that a store is the merchant's and active: an unknown store is EINVALID
+// with param store_id, a disabled one EINVALIDSTATE.
+func activeStore(ctx context.Context, st Storage, merchantID, storeID string) error {
+	shop, err := st.FindStore(ctx, merchantID, storeID)
+	if qrpay.IsCode(err, qrpay.ENOTFOUND) {
+		return qrpay.Invalid("store_id", "No such store.")
+	} else if err != nil {
+		return err
+	}
+	if shop.Status != "active" {
+		return qrpay.Errorf(qrpay.EINVALIDSTATE, "The store is disabled.")
+	}
+	return nil
 }
 
 // terminalCode is an 8-digit code staff type at the counter to log it in.
@@ -117,6 +138,9 @@ func (s *Service) TerminalLogin(ctx context.Context, code, pin, remoteAddr, user
 
 // CreateStickers makes n stickers (1 to 200) for a store in one batch.
 func (s *Service) CreateStickers(ctx context.Context, actor Actor, merchantID, storeID string, n int, label string) ([]*Sticker, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
 	if n < 1 || n > 200 {
 		return nil, qrpay.Invalid("count", "Make 1 to 200 stickers at a time.")
 	}
@@ -126,7 +150,7 @@ func (s *Service) CreateStickers(ctx context.Context, actor Actor, merchantID, s
 	}
 	var out []*Sticker
 	err := s.Store.InTx(ctx, func(tx Tx) error {
-		if _, err := s.Store.FindStore(ctx, merchantID, storeID); err != nil {
+		if err := activeStore(ctx, s.Store, merchantID, storeID); err != nil {
 			return err
 		}
 		batch := qrpay.NewID("stb", tx.Now())

@@ -34,6 +34,17 @@ type Storage interface {
 	FindOperatorToken(ctx context.Context, tokenHash string) (*OperatorToken, error)
 	FindSigningKeys(ctx context.Context, purpose string) ([]SigningKey, error)
 	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, bool, error)
+	// FindStatusHistory returns a merchant's lifecycle steps, oldest first.
+	FindStatusHistory(ctx context.Context, merchantID string) ([]*StatusChange, error)
+	// FindFeeRateHistory returns a merchant's fee rate changes, newest first.
+	FindFeeRateHistory(ctx context.Context, merchantID string) ([]*FeeRateChange, error)
+	// FindDocuments returns an application's documents, oldest first.
+	FindDocuments(ctx context.Context, merchantID string) ([]*Document, error)
+	// FindDocument returns one document of a merchant; another merchant's is ENOTFOUND.
+	FindDocument(ctx context.Context, merchantID, id string) (*Document, error)
+	// FindSealed returns up to limit stored values of a sealed field, by row id after afterID,
+	// in id order, for the rotation of the data key.
+	FindSealed(ctx context.Context, f SealedField, afterID string, limit int) ([]SealedValue, error)
 }
 
 // Tx is one transaction of the merchant service's.
@@ -71,11 +82,45 @@ type Tx interface {
 
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	InsertAudit(ctx context.Context, e *AuditEntry) error
+
+	// UpdateStore writes a store's name, city, address and status.
+	UpdateStore(ctx context.Context, s *Store) error
+	// InsertStatusChange records a lifecycle step.
+	InsertStatusChange(ctx context.Context, c *StatusChange) error
+	// InsertFeeRateChange records a fee rate change.
+	InsertFeeRateChange(ctx context.Context, c *FeeRateChange) error
+	// InsertDocument records an application's document.
+	InsertDocument(ctx context.Context, d *Document) error
+	// UpdateSealed replaces a sealed value if it is still old; otherwise ECONFLICT (another
+	// rotation or a change got there first).
+	UpdateSealed(ctx context.Context, f SealedField, id, old, sealed string) error
+}
+
+// SealedField names one kind of sealed value: a row kind and its field, as in the associated
+// data the value is sealed with ("merchant", "bank_account").
+type SealedField struct {
+	Kind  string
+	Field string
+}
+
+// SealedFields lists every sealed value qrpay stores in the database: `qrpay keys rotate`
+// re-seals each of them (documents, sealed in files, are rotated apart).
+var SealedFields = []SealedField{
+	{"merchant", "legal_person_id"}, {"merchant", "phone"}, {"merchant", "bank_account"},
+	{"api_key", "secret"}, {"webhook_endpoint", "secret"}, {"user", "totp"}, {"signing_key", "key"},
+}
+
+// SealedValue is one stored sealed value: the row's id and the value ("" when the row has
+// none, a user without two-factor authentication, say).
+type SealedValue struct {
+	ID     string
+	Sealed string
 }
 
 // Filter selects merchants.
 type Filter struct {
 	Status        Status
+	USCC          string // exact unified social credit code
 	Search        string // matches the id, USCC, legal or short name
 	Limit         int
 	StartingAfter string
@@ -87,6 +132,7 @@ type AuditFilter struct {
 	ObjectID      string
 	ActorID       string
 	Action        string
+	ObjectType    string
 	Limit         int
 	StartingAfter string
 }

@@ -214,7 +214,7 @@ func (db *DB) FindAudit(ctx context.Context, f merchant.AuditFilter) ([]*merchan
 		after_json, remote_addr, created_at FROM audit_log WHERE 1 = 1`
 	var args []any
 	for _, c := range []struct{ col, v string }{{"merchant_id", f.MerchantID}, {"object_id", f.ObjectID},
-		{"actor_id", f.ActorID}, {"action", f.Action}} {
+		{"actor_id", f.ActorID}, {"action", f.Action}, {"object_type", f.ObjectType}} {
 		if c.v != "" {
 			query += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ func (s *MerchantStore) InTx(ctx context.Context, fn func(tx merchant.Tx) error)
 const merchantColumns = `id, status, legal_name, short_name, uscc, legal_person_name, legal_person_id_enc,
 	legal_person_id_blind, legal_person_id_mask, phone_enc, phone_mask, city, address, mcc, bank_name,
 	bank_account_enc, bank_account_mask, settlement_cycle, reject_reason, source, created_at, updated_at,
-	submitted_at, decided_at`
+	submitted_at, decided_at, apply_token_hash, warnings`
 
 type merchantRow struct {
 	ID                 string       `db:"id"`
@@ -57,6 +58,8 @@ type merchantRow struct {
 	UpdatedAt          time.Time    `db:"updated_at"`
 	SubmittedAt        sql.NullTime `db:"submitted_at"`
 	DecidedAt          sql.NullTime `db:"decided_at"`
+	ApplyTokenHash     string       `db:"apply_token_hash"`
+	Warnings           string       `db:"warnings"`
 }
 
 func (r *merchantRow) merchant() *merchant.Merchant {
@@ -66,7 +69,28 @@ func (r *merchantRow) merchant() *merchant.Merchant {
 		PhoneMask: r.PhoneMask, City: r.City, Address: r.Address, MCC: r.MCC, BankName: r.BankName,
 		BankAccountSealed: r.BankAccountEnc, BankAccountMask: r.BankAccountMask, SettlementCycle: r.SettlementCycle,
 		RejectReason: r.RejectReason, Source: r.Source, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		SubmittedAt: timePtr(r.SubmittedAt), DecidedAt: timePtr(r.DecidedAt)}
+		SubmittedAt: timePtr(r.SubmittedAt), DecidedAt: timePtr(r.DecidedAt), ApplyTokenHash: r.ApplyTokenHash,
+		Warnings: decodeWarnings(r.Warnings)}
+}
+
+// encodeWarnings and decodeWarnings store the checks' warnings as a JSON object.
+func encodeWarnings(w map[string]string) string {
+	if len(w) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(w)
+	return string(b)
+}
+
+func decodeWarnings(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	var w map[string]string
+	if json.Unmarshal([]byte(s), &w) != nil {
+		return nil
+	}
+	return w
 }
 
 // feeRates loads a merchant's fee rates.
@@ -90,11 +114,11 @@ func feeRates(ctx context.Context, q interface {
 // InsertMerchant implements merchant.Tx.
 func (tx merchantTx) InsertMerchant(ctx context.Context, m *merchant.Merchant) error {
 	_, err := tx.exec(ctx, `INSERT INTO merchants (`+merchantColumns+`) VALUES
-		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, string(m.Status), m.LegalName, m.ShortName, m.USCC, m.LegalPersonName, m.LegalPersonIDSealed,
 		m.LegalPersonIDBlind, m.LegalPersonIDMask, m.PhoneSealed, m.PhoneMask, m.City, m.Address, m.MCC, m.BankName,
 		m.BankAccountSealed, m.BankAccountMask, m.SettlementCycle, m.RejectReason, m.Source, utc(m.CreatedAt),
-		utc(m.UpdatedAt), utcPtr(m.SubmittedAt), utcPtr(m.DecidedAt))
+		utc(m.UpdatedAt), utcPtr(m.SubmittedAt), utcPtr(m.DecidedAt), m.ApplyTokenHash, encodeWarnings(m.Warnings))
 	return err
 }
 
@@ -157,6 +181,10 @@ func (db *DB) FindMerchants(ctx context.Context, f merchant.Filter) ([]*merchant
 	if f.Status != "" {
 		query += ` AND status = ?`
 		args = append(args, string(f.Status))
+	}
+	if f.USCC != "" {
+		query += ` AND uscc = ?`
+		args = append(args, f.USCC)
 	}
 	if f.Search != "" {
 		query += ` AND (id = ? OR uscc = ? OR legal_name LIKE ? OR short_name LIKE ?)`
