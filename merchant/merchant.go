@@ -56,12 +56,12 @@ type Merchant struct {
 	// ApplyTokenHash is the SHA-256 of the token in the applicant's status link.
 	ApplyTokenHash string
 	// Warnings are the KYC checks' warnings for the reviewer: field -> message key.
-	Warnings map[string]string
-	FeeRates     map[string]int
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	SubmittedAt  *time.Time
-	DecidedAt    *time.Time
+	Warnings    map[string]string
+	FeeRates    map[string]int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	SubmittedAt *time.Time
+	DecidedAt   *time.Time
 }
 
 // CanTakePayments reports whether the merchant may take new payments: only active merchants do.

@@ -120,10 +120,10 @@ type MerchantView struct {
 	FeeRates        map[string]int `json:"fee_rates"`
 	Source          string         `json:"source"`
 	// Warnings are the checks' warnings for the reviewer, by field (message keys).
-	Warnings map[string]string `json:"warnings,omitempty"`
-	CreatedAt       time.Time      `json:"created_at"`
-	SubmittedAt     *time.Time     `json:"submitted_at"`
-	DecidedAt       *time.Time     `json:"decided_at"`
+	Warnings    map[string]string `json:"warnings,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	SubmittedAt *time.Time        `json:"submitted_at"`
+	DecidedAt   *time.Time        `json:"decided_at"`
 }
 
 // View returns the merchant as APIs show it, personal fields masked.
