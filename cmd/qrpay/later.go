@@ -17,10 +17,6 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return qrpay.Errorf(qrpay.EINVALIDSTATE, "reconcile is not supported yet")
 }
 
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return qrpay.Errorf(qrpay.EINVALIDSTATE, "keys is not supported yet")
-}
-
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return qrpay.Errorf(qrpay.EINVALIDSTATE, "bench is not supported yet")
 }
