@@ -60,6 +60,13 @@
 //     with fileContent = base64 of the zlib-compressed statement (ACP: a deflated zip) in the
 //     format that ParseStatement documents.
 //
+// # Sub-merchants
+//
+// A request's SubMerchantID is the merId it is made under (a merchant's binding on the channel
+// account: 15 letters or digits), and the merchant id of tag 15 in its codes; empty means
+// Config.MerchantID. The reconciliation file is fetched for Config.MerchantID and lists every
+// merId's transactions.
+//
 // # Errors
 //
 // The calls to UnionPay return *gateway.ProviderError values: Unknown set for timeouts,
