@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"unicode"
 
 	"github.com/go-pdf/fpdf"
 	"github.com/labstack/echo/v4"
@@ -24,7 +25,7 @@ var sheetFont []byte
 
 // Sticker captions: the wallets a sticker takes.
 const (
-	captionZH = "支付宝 · 微信支付 · 云闪付"
+	captionZH = "支付宝 · 微信支付 · 云闪付" // the dots come from Helvetica
 	captionEN = "Alipay · WeChat Pay · UnionPay"
 )
 
@@ -135,6 +136,7 @@ func StickerSheet(shortName string, items []sheetItem) ([]byte, error) {
 	if err := pdf.Error(); err != nil {
 		return nil, qrpay.WrapError(qrpay.EINTERNAL, err, "Cannot load the sheet's font.")
 	}
+	w := &mixedWriter{pdf: pdf, latin: pdf.UnicodeTranslatorFromDescriptor("")}
 	perPage := sheetCols * sheetRows
 	for i, it := range items {
 		if i%perPage == 0 {
@@ -150,9 +152,7 @@ func StickerSheet(shortName string, items []sheetItem) ([]byte, error) {
 		pdf.SetDashPattern(nil, 0)
 
 		pdf.SetTextColor(20, 20, 20)
-		pdf.SetFont(sheetFontID, "", 14)
-		pdf.SetXY(x, y+3)
-		pdf.CellFormat(cardW, 7, fitText(pdf, shortName, cardW-4), "", 0, "C", false, 0, "")
+		w.centered(x, y+8.5, cardW-4, fitName(w, shortName, 14, cardW-4), 14)
 
 		png, _, err := qr.Render(it.URL, qr.RenderOptions{Size: 512, Level: "Q", QuietZone: 2})
 		if err != nil {
@@ -162,20 +162,14 @@ func StickerSheet(shortName string, items []sheetItem) ([]byte, error) {
 		pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
 		pdf.ImageOptions(name, x+(cardW-codeSize)/2, y+11, codeSize, codeSize, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 
-		pdf.SetFont(sheetFontID, "", 8.5)
-		pdf.SetXY(x, y+52)
-		pdf.CellFormat(cardW, 4, captionZH, "", 0, "C", false, 0, "")
-		pdf.SetFont(sheetFontID, "", 7)
-		pdf.SetXY(x, y+56)
-		pdf.CellFormat(cardW, 3.5, captionEN, "", 0, "C", false, 0, "")
+		w.centered(x, y+55, cardW-4, captionZH, 8.5)
+		w.centered(x, y+59, cardW-4, captionEN, 7)
 		pdf.SetTextColor(110, 110, 110)
-		pdf.SetFont(sheetFontID, "", 6)
-		pdf.SetXY(x, y+61)
 		id := it.ID
 		if it.Label != "" {
-			id = fitText(pdf, it.Label, cardW-30) + " · " + it.ID
+			id = fitName(w, it.Label, 6, cardW-36) + " · " + it.ID
 		}
-		pdf.CellFormat(cardW, 3, id, "", 0, "C", false, 0, "")
+		w.centered(x, y+64, cardW-4, id, 6)
 		if err := pdf.Error(); err != nil {
 			return nil, qrpay.WrapError(qrpay.EINTERNAL, err, "Cannot lay out the sticker sheet.")
 		}
@@ -187,17 +181,87 @@ func StickerSheet(shortName string, items []sheetItem) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// fitText shortens s with an ellipsis until it fits width at the current font.
-func fitText(pdf *fpdf.Fpdf, s string, width float64) string {
-	if pdf.GetStringWidth(s) <= width {
+// fitName shortens s with "..." until it fits width at size.
+func fitName(w *mixedWriter, s string, size, width float64) string {
+	if w.width(s, size) <= width {
 		return s
 	}
 	r := []rune(s)
 	for len(r) > 1 {
 		r = r[:len(r)-1]
-		if pdf.GetStringWidth(string(r)+"…") <= width {
-			return string(r) + "…"
+		if w.width(string(r)+"...", size) <= width {
+			return string(r) + "..."
 		}
 	}
 	return string(r)
+}
+
+// mixedWriter writes text that mixes Chinese and Latin: the CJK font has no Latin letters and
+// PDF's Helvetica no Chinese, so each run of characters goes in the font that has it.
+type mixedWriter struct {
+	pdf   *fpdf.Fpdf
+	latin func(string) string // UTF-8 to the core font's code page
+}
+
+// cjk reports whether the CJK font is the one for r.
+func cjk(r rune) bool {
+	return r >= 0x2E80 || unicode.Is(unicode.Han, r)
+}
+
+// runs splits s into runs of one font each.
+func runs(s string) []struct {
+	text string
+	cjk  bool
+} {
+	var out []struct {
+		text string
+		cjk  bool
+	}
+	for _, r := range s {
+		c := cjk(r)
+		if n := len(out); n > 0 && out[n-1].cjk == c {
+			out[n-1].text += string(r)
+			continue
+		}
+		out = append(out, struct {
+			text string
+			cjk  bool
+		}{string(r), c})
+	}
+	return out
+}
+
+func (w *mixedWriter) font(isCJK bool, size float64) {
+	if isCJK {
+		w.pdf.SetFont(sheetFontID, "", size)
+	} else {
+		w.pdf.SetFont("Helvetica", "", size)
+	}
+}
+
+func (w *mixedWriter) width(s string, size float64) float64 {
+	total := 0.0
+	for _, r := range runs(s) {
+		w.font(r.cjk, size)
+		t := r.text
+		if !r.cjk {
+			t = w.latin(t)
+		}
+		total += w.pdf.GetStringWidth(t)
+	}
+	return total
+}
+
+// centered writes s centred in [x+2, x+2+width] with its baseline at y.
+func (w *mixedWriter) centered(x, y, width float64, s string, size float64) {
+	cx := x + 2 + (width-w.width(s, size))/2
+	for _, r := range runs(s) {
+		w.font(r.cjk, size)
+		t := r.text
+		if !r.cjk {
+			t = w.latin(t)
+		}
+		w.pdf.Text(cx, y, t)
+		cx += w.pdf.GetStringWidth(t)
+	}
 }
