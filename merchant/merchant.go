@@ -162,7 +162,7 @@ type Sticker struct {
 type StatusChange struct {
 	ID         string
 	MerchantID string
-	Action     string // "submit", "approve", "activate", "reject", "freeze", "unfreeze", "close"
+	Action     string // "draft", "submit", "approve", "reject", "freeze", "unfreeze", "close"
 	From       Status // "" for the application's creation
 	To         Status
 	Reason     string

@@ -205,16 +205,9 @@ func (s *Service) Move(ctx context.Context, actor Actor, id, action, reason stri
 			}
 			return err
 		}
-		if action == "approve" {
-			// Approved is a moment, not a place: the merchant is active at once. The history
-			// shows both steps.
-			if err := history(ctx, tx, actor, m.ID, "approve", from, StatusApproved, reason); err != nil {
-				return err
-			}
-			if err := history(ctx, tx, actor, m.ID, "activate", StatusApproved, StatusActive, ""); err != nil {
-				return err
-			}
-		} else if err := history(ctx, tx, actor, m.ID, action, from, m.Status, reason); err != nil {
+		// Approved is a moment, not a place: an approved merchant is active at once, and its
+		// history shows one step, approve, from submitted to active.
+		if err := history(ctx, tx, actor, m.ID, action, from, m.Status, reason); err != nil {
 			return err
 		}
 		if action == "approve" {

@@ -241,7 +241,6 @@ func init() {
 		"console.confirm_freeze":            {"冻结后该商户立即不能收款，确定吗？", "A frozen merchant cannot take payments from now on. Freeze?"},
 		"console.confirm_close":             {"关闭后无法恢复，确定吗？", "Closing cannot be undone. Close?"},
 		"console.action.approve":            {"通过", "approved"},
-		"console.action.activate":           {"开通", "activated"},
 		"console.action.reject":             {"驳回", "rejected"},
 		"console.action.freeze":             {"冻结", "frozen"},
 		"console.action.unfreeze":           {"解冻", "unfrozen"},
