@@ -32,7 +32,7 @@ func (db *DB) FindStatusHistory(ctx context.Context, merchantID string) ([]*merc
 		CreatedAt  time.Time `db:"created_at"`
 	}
 	if err := db.sel(ctx, &rows, `SELECT id, merchant_id, action, from_status, to_status, reason, actor_kind, actor_id,
-		actor_name, created_at FROM merchant_status_history WHERE merchant_id = ? ORDER BY id`, merchantID); err != nil {
+		actor_name, created_at FROM merchant_status_history WHERE merchant_id = ? ORDER BY created_at, id`, merchantID); err != nil {
 		return nil, err
 	}
 	out := make([]*merchant.StatusChange, len(rows))
@@ -68,7 +68,7 @@ func (db *DB) FindFeeRateHistory(ctx context.Context, merchantID string) ([]*mer
 		CreatedAt  time.Time     `db:"created_at"`
 	}
 	if err := db.sel(ctx, &rows, `SELECT id, merchant_id, channel, old_bps, new_bps, actor_id, actor_name, created_at
-		FROM fee_rate_history WHERE merchant_id = ? ORDER BY id DESC`, merchantID); err != nil {
+		FROM fee_rate_history WHERE merchant_id = ? ORDER BY created_at DESC, id DESC`, merchantID); err != nil {
 		return nil, err
 	}
 	out := make([]*merchant.FeeRateChange, len(rows))

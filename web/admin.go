@@ -98,6 +98,12 @@ type merchantCreateBody struct {
 func (s *Server) handleAdminMerchantCreate(c echo.Context) error {
 	var b merchantCreateBody
 	if err := readBody(c, &b, false); err != nil {
+		// Type errors of the embedded application's fields name them with its struct's name.
+		var qe *qrpay.Error
+		if errors.As(err, &qe) && strings.HasPrefix(qe.Param, "Application.") {
+			qe.Param = strings.TrimPrefix(qe.Param, "Application.")
+			qe.Message = strings.ReplaceAll(qe.Message, "Application.", "")
+		}
 		return err
 	}
 	res, err := s.Merchants.Submit(c.Request().Context(), operatorActor(c), b.Application,
@@ -614,7 +620,7 @@ func (s *Server) stickerObject(c echo.Context, st *merchant.Sticker) (StickerObj
 		Label: st.Label, Status: st.Status, URL: u, CreatedAt: st.CreatedAt, RevokedAt: st.RevokedAt}, nil
 }
 
-func (s *Server) stickerList(c echo.Context, sts []*merchant.Sticker) error {
+func (s *Server) stickerList(c echo.Context, status int, sts []*merchant.Sticker) error {
 	out := make([]StickerObject, len(sts))
 	for i, st := range sts {
 		o, err := s.stickerObject(c, st)
@@ -623,7 +629,7 @@ func (s *Server) stickerList(c echo.Context, sts []*merchant.Sticker) error {
 		}
 		out[i] = o
 	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return c.JSON(status, List{Object: "list", Data: out})
 }
 
 func (s *Server) handleAdminStickers(c echo.Context) error {
@@ -634,7 +640,7 @@ func (s *Server) handleAdminStickers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.stickerList(c, sts)
+	return s.stickerList(c, http.StatusOK, sts)
 }
 
 func (s *Server) handleAdminStickerCreate(c echo.Context) error {
@@ -654,8 +660,7 @@ func (s *Server) handleAdminStickerCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Status = http.StatusCreated
-	return s.stickerList(c, sts)
+	return s.stickerList(c, http.StatusCreated, sts)
 }
 
 func (s *Server) handleAdminSticker(c echo.Context) error {
