@@ -369,6 +369,8 @@ func TestMerchantIsolation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
 		ta := startApp(t, dialect, appOptions{})
 		ctx := context.Background()
+		// A plain client: this test is about scoping, not the OpenAPI document.
+		ta.Client = client.New(ta.URL, ta.Demo.APIKeyID, ta.Demo.APISecret)
 		// The demo merchant's objects: a paid and refunded payment, its event, an endpoint, a
 		// sticker, a key.
 		p, err := ta.Client.CreatePayment(ctx, client.PaymentParams{MerchantOrderNo: "iso-1", Amount: 900, Currency: "CNY", Scene: "qr", Description: "面"})
