@@ -280,6 +280,9 @@ func TestMerchantSetupAPI(t *testing.T) {
 		// The audit log has every change, with who and from where.
 		st, a := adminCall(t, ta, "GET", "/admin/v1/audit?merchant_id="+id+"&limit=100", nil)
 		entries, _ := a["data"].([]any)
+		if st != 200 {
+			t.Fatalf("audit: %d %v", st, a)
+		}
 		actions := map[string]bool{}
 		for _, e := range entries {
 			em, _ := e.(map[string]any)
