@@ -92,5 +92,12 @@ func (s *Service) Authenticate(ctx context.Context, keys Keys, r SignedRequest) 
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(r.Signature))) {
 		return unauthorized("The signature does not match the request.")
 	}
+	// A replay is refused before anything else happens; the insert in the request's own
+	// transaction is what guards against two copies racing.
+	if seen, err := s.Store.NonceSeen(ctx, key.ID, r.Nonce); err != nil {
+		return Caller{}, err
+	} else if seen {
+		return unauthorized("This request was already made (nonce reused).")
+	}
 	return Caller{MerchantID: key.MerchantID, KeyID: key.ID, Mode: key.Mode, Nonce: r.Nonce}, nil
 }

@@ -17,10 +17,10 @@ import (
 // succeeded, failed, or closed (reversed). With NoWait it gets the pending payment at once and the
 // sweeper carries on.
 func (s *Service) payCode(ctx context.Context, c Caller, p *Payment, route Route, m *merchant.Merchant, authCode string, noWait bool) (*Result, error) {
-	start := s.Clock.Now()
-	deadline := start.Add(s.CounterWait)
-	p.ExpiresAt = deadline
-	check := deadline.Add(s.PollEvery)
+	// The till waits in real time (time.Now), whatever clock stamps the records.
+	deadline := time.Now().Add(s.CounterWait)
+	p.ExpiresAt = s.Clock.Now().Add(s.CounterWait)
+	check := p.ExpiresAt.Add(s.PollEvery)
 	p.NextCheckAt = &check
 	err := s.Store.InTx(ctx, func(tx Tx) error {
 		if err := s.useNonce(ctx, tx, c); err != nil {
@@ -71,7 +71,7 @@ func (s *Service) payCode(ctx context.Context, c Caller, p *Payment, route Route
 		if noWait {
 			break
 		}
-		if s.Clock.Now().Add(s.PollEvery).After(deadline) {
+		if time.Now().Add(s.PollEvery).After(deadline) {
 			break
 		}
 		if trade != nil && trade.Status == TradePending {

@@ -55,13 +55,9 @@ var nonceInTx = map[string]bool{
 func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		body, err := io.ReadAll(r.Body)
+		body, err := readAll(c)
 		if err != nil {
-			var tl *tooLarge
-			if errors.As(err, &tl) {
-				return tl
-			}
-			return qrpay.Errorf(qrpay.EINVALID, "The request body could not be read.")
+			return err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		keyID := r.Header.Get("Qrpay-Key")
@@ -81,8 +77,7 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			if len(k) > 255 {
 				return qrpay.Invalid("Idempotency-Key", "Idempotency-Key must be at most 255 characters.")
 			}
-			sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
-			caller.IdempotencyKey, caller.RequestHash = k, hex.EncodeToString(sum[:])
+			caller.IdempotencyKey, caller.RequestHash = k, hashBody(r.Method+" "+r.URL.Path, body)
 		}
 		if !nonceInTx[r.Method+" "+c.Path()] {
 			if err := s.Gateway.BurnNonce(r.Context(), caller); err != nil {
@@ -104,6 +99,25 @@ func callerOf(c echo.Context) gateway.Caller {
 func bodyOf(c echo.Context) []byte {
 	b, _ := c.Get("body").([]byte)
 	return b
+}
+
+// hashBody identifies a request for its Idempotency-Key: the route and the body.
+func hashBody(route string, body []byte) string {
+	sum := sha256.Sum256([]byte(route + "\n" + string(body)))
+	return hex.EncodeToString(sum[:])
+}
+
+// readAll reads a request's body; one over the body limit is 413.
+func readAll(c echo.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var tl *tooLarge
+		if errors.As(err, &tl) {
+			return nil, tl
+		}
+		return nil, qrpay.Errorf(qrpay.EINVALID, "The request body could not be read.")
+	}
+	return b, nil
 }
 
 // decodeJSON reads a JSON body strictly into v: unknown fields, wrong types and trailing data

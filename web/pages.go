@@ -26,6 +26,11 @@ func (s *Server) registerPageRoutes(e *echo.Echo) {
 	g.POST("/login/totp", s.handleTOTP)
 	g.POST("/logout", s.handleLogout)
 	g.GET("/dashboard", s.handleDashboard, s.requireUser(merchantRoles...))
+	g.GET("/p/:token", s.handleCashierPage)
+	g.POST("/p/:token", s.handleCashierForm)
+	e.POST("/p/:token/pay", s.handleCashierPay)
+	s.registerCounterRoutes(e, g)
+	s.registerPaymentPages(g)
 	if s.demoHook != nil {
 		e.POST("/demo/webhooks", s.handleDemoWebhook)
 		g.GET("/demo/webhooks", s.handleDemoWebhookPage)

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -28,13 +27,9 @@ func (s *Server) registerCallbackRoutes(e *echo.Echo) {
 // expects to hear.
 func (s *Server) handleCallback(c echo.Context) error {
 	r := c.Request()
-	body, err := io.ReadAll(r.Body)
+	body, err := readAll(c)
 	if err != nil {
-		var tl *tooLarge
-		if errors.As(err, &tl) {
-			return tl
-		}
-		return qrpay.Errorf(qrpay.EINVALID, "The callback body could not be read.")
+		return err
 	}
 	reply := s.Gateway.HandleCallback(r.Context(), c.Param("account"), gateway.CallbackRequest{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Body: body})

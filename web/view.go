@@ -89,6 +89,7 @@ type view struct {
 	Error     string
 	Errors    map[string]string
 	Data      any
+	Scripts   []string // page scripts under static/
 	PublicURL string
 	Path      string
 	zone      *time.Location

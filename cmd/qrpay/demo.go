@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/qrpay/qrpay"
 	"github.com/qrpay/qrpay/merchant"
@@ -49,7 +50,11 @@ func ensureDemo(ctx context.Context, a *app, dataDir, publicURL string) (*demoFi
 		var d demoFile
 		if json.Unmarshal(b, &d) == nil && d.MerchantID != "" {
 			if _, err := a.merchants.Merchant(ctx, d.MerchantID); err == nil {
-				d.BaseURL = publicURL
+				if d.BaseURL != publicURL {
+					if err := moveDemo(ctx, a, &d, publicURL); err != nil {
+						return nil, err
+					}
+				}
 				return &d, writeDemo(path, &d)
 			}
 		}
@@ -115,6 +120,26 @@ func ensureDemo(ctx context.Context, a *app, dataDir, publicURL string) (*demoFi
 	}
 	d.WebhookSecret = ep.Secret
 	return d, writeDemo(path, d)
+}
+
+// moveDemo points the demo's sticker link and webhook endpoint at a new public URL.
+func moveDemo(ctx context.Context, a *app, d *demoFile, publicURL string) error {
+	if _, token, ok := strings.Cut(d.StickerURL, "/p/"); ok {
+		d.StickerURL = publicURL + "/p/" + token
+	}
+	eps, err := a.merchants.Store.FindEndpoints(ctx, d.MerchantID)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if strings.HasSuffix(ep.URL, "/demo/webhooks") && ep.URL != publicURL+"/demo/webhooks" {
+			if _, err := a.merchants.SetEndpointURL(ctx, merchant.System, d.MerchantID, ep.ID, publicURL+"/demo/webhooks"); err != nil {
+				return err
+			}
+		}
+	}
+	d.BaseURL = publicURL
+	return nil
 }
 
 func randomPIN() (string, error) {

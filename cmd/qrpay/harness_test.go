@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/qrpay/qrpay/client"
+	"github.com/qrpay/qrpay/merchant"
 	"github.com/qrpay/qrpay/store"
 	"github.com/qrpay/qrpay/store/storetest"
 )
@@ -26,6 +27,7 @@ type testApp struct {
 	Client  *client.Client
 	App     *app
 	DataDir string
+	Output  *lockedBuffer
 	stop    func()
 }
 
@@ -77,6 +79,9 @@ func startApp(t testing.TB, dialect string, o appOptions) *testApp {
 		args = append(args, "--sweep-every", o.sweepEvery.String())
 	}
 	args = append(args, o.extraArgs...)
+	wired := make(chan *app, 1)
+	serveHooks.Store(addr, func(a *app) { wired <- a })
+	t.Cleanup(func() { serveHooks.Delete(addr) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	out := &lockedBuffer{}
@@ -108,6 +113,9 @@ func startApp(t testing.TB, dialect string, o appOptions) *testApp {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ta.Client = client.New(ta.URL, ta.Demo.APIKeyID, ta.Demo.APISecret)
+	ta.Client.HTTP = &http.Client{Timeout: 60 * time.Second, Transport: &openAPIChecker{t: t, next: http.DefaultTransport}}
+	ta.App = <-wired
+	ta.Output = out
 	var once sync.Once
 	ta.stop = func() {
 		once.Do(func() {
@@ -257,3 +265,6 @@ func (s *webhookSink) waitEvent(t testing.TB, typ, objectID string, timeout time
 	t.Fatalf("no verified %s webhook for %s within %s", typ, objectID, timeout)
 	return client.Event{}
 }
+
+// merchantFilterAll lists every merchant.
+func merchantFilterAll() merchant.Filter { return merchant.Filter{Limit: 100} }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,9 @@ func (f *serveFlags) register(fs interface {
 	fs.IntVar(&f.maxConns, "db-max-conns", 0, "database pool size (PostgreSQL default 16; SQLite readers default 4)")
 }
 
+// serveHooks lets tests in this package see the app a serve on an address wired (by address).
+var serveHooks sync.Map
+
 // app is everything serve wires together.
 type app struct {
 	db        *store.DB
@@ -108,6 +112,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.db.Close()
+	if hook, ok := serveHooks.Load(f.addr); ok {
+		hook.(func(*app))(a)
+	}
 	if f.demo {
 		d, err := ensureDemo(ctx, a, f.dataDir, f.publicURL)
 		if err != nil {

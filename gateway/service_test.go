@@ -1,0 +1,214 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qrpay/qrpay"
+	"github.com/qrpay/qrpay/gateway"
+	"github.com/qrpay/qrpay/gateway/mockpay"
+	"github.com/qrpay/qrpay/merchant"
+	"github.com/qrpay/qrpay/store"
+	"github.com/qrpay/qrpay/store/storetest"
+)
+
+// world is a gateway on a real database with the mock provider served over real HTTP on
+// loopback, driven by a fake clock.
+type world struct {
+	clock    *qrpay.FakeClock
+	db       *store.DB
+	gw       *gateway.Service
+	mock     *mockpay.Server
+	merchant *merchant.Merchant
+	caller   gateway.Caller
+}
+
+func newWorld(t *testing.T, dialect string) *world {
+	t.Helper()
+	ctx := context.Background()
+	clock := qrpay.NewFakeClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	db := storetest.Open(t, dialect, clock)
+	id, key := merchant.GenerateKey()
+	sealer, err := merchant.NewSealer(map[string][]byte{id: key}, id, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := &merchant.Service{Store: db.Merchants(), Sealer: sealer, Clock: clock, Zone: time.UTC}
+	m, _, err := ms.Apply(ctx, merchant.System, merchant.Application{LegalName: "测试商户有限公司", ShortName: "测试商户",
+		USCC: "91350100M000100Y43", LegalPersonName: "张三", LegalPersonID: "11010519491231002X", Phone: "13800138000",
+		City: "北京", Address: "朝阳区某路1号", MCC: "5812", BankName: "测试银行", BankAccount: "6226090000000048"}, "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = ms.Move(ctx, merchant.System, m.ID, "approve", ""); err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	w := &world{clock: clock, db: db, merchant: m}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	w.mock = &mockpay.Server{Store: db.Mock(), Secret: secret, Clock: clock, PublicURL: srv.URL, Zone: time.UTC,
+		PasswordDelay: 10 * time.Second, LateDelay: 2 * time.Second, NoAnswerHold: time.Second}
+	mux.Handle("/mockpay/", w.mock.Handler())
+	router, err := gateway.NewRouter([]*gateway.Account{{ID: "mock", Channel: gateway.ChannelMockpay,
+		Provider: mockpay.NewProvider(srv.URL+"/mockpay", secret, 2*time.Second, clock)}}, nil, "mock", clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.gw = &gateway.Service{Store: db.Gateway(), Router: router, Clock: clock, Secrets: ms,
+		Config: gateway.Config{PublicURL: srv.URL, CounterWait: 3 * time.Second, PollEvery: 200 * time.Millisecond, Zone: time.UTC}}
+	mux.HandleFunc("POST /callbacks/{account}", func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		reply := w.gw.HandleCallback(r.Context(), r.PathValue("account"), gateway.CallbackRequest{Method: r.Method, Path: r.URL.Path, Header: r.Header, Body: body})
+		rw.WriteHeader(reply.Status)
+		rw.Write(reply.Body)
+	})
+	if err := db.StartJobs(ctx, store.JobsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.mock.Run(runCtx) }()
+	t.Cleanup(func() { stop(); wg.Wait() })
+	w.caller = gateway.Caller{MerchantID: m.ID, KeyID: "key_test", Mode: merchant.ModeTest}
+	return w
+}
+
+func (w *world) create(t *testing.T, amount int64, order string) *gateway.Payment {
+	t.Helper()
+	res, err := w.gw.CreatePayment(context.Background(), w.caller, gateway.CreatePaymentRequest{MerchantOrderNo: order,
+		Amount: amount, Currency: "CNY", Scene: "qr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Payment
+}
+
+// waitFor polls the payment (not the clock: the mock provider's work runs on a real ticker).
+func (w *world) waitFor(t *testing.T, id string, want gateway.Status) *gateway.Payment {
+	t.Helper()
+	var p *gateway.Payment
+	for i := 0; i < 200; i++ {
+		var err error
+		if p, err = w.gw.Payment(context.Background(), "", id); err != nil {
+			t.Fatal(err)
+		}
+		if p.Status == want {
+			return p
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("payment %s is %s, want %s", id, p.Status, want)
+	return nil
+}
+
+func tradeNo(payload string) string { return payload[strings.LastIndex(payload, "/")+1:] }
+
+// TestExpirySweep: a dynamic code nobody paid is closed at the provider and expires here when the
+// sweep finds it due; the customer can no longer pay it.
+func TestExpirySweep(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		p := w.create(t, 1000, "exp-1")
+		if err := w.gw.SweepJob(ctx, gateway.Sweep{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.waitFor(t, p.ID, gateway.StatusCreated); got.Status != gateway.StatusCreated {
+			t.Fatal("expired before its time")
+		}
+		w.clock.Advance(16 * time.Minute)
+		if err := w.gw.SweepJob(ctx, gateway.Sweep{}); err != nil {
+			t.Fatal(err)
+		}
+		got := w.waitFor(t, p.ID, gateway.StatusExpired)
+		if got.NextCheckAt != nil || got.ClosedAt == nil {
+			t.Fatalf("expired payment %+v still scheduled or without closed_at", got)
+		}
+		trade, err := w.db.MockTrade(ctx, p.ID)
+		if err != nil || trade.Status != mockpay.TradeClosed {
+			t.Fatalf("the provider's trade is %+v, %v; want closed", trade, err)
+		}
+		if _, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), "late-payer"); err == nil {
+			t.Fatal("the customer paid an expired code")
+		}
+		evs, _, _ := w.gw.Events(ctx, gateway.EventFilter{MerchantID: w.merchant.ID, ObjectID: p.ID})
+		if len(evs) != 2 || evs[0].Type != gateway.EventPaymentExpired {
+			t.Fatalf("events %v, want created then expired", eventTypes(evs))
+		}
+	})
+}
+
+func eventTypes(evs []*gateway.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+// TestLateSuccess: behaviour 05's success arrives after the merchant closed the payment. It is
+// recorded as succeeded, flagged late_success and raised with payment.late_succeeded, never
+// dropped.
+func TestLateSuccess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		p := w.create(t, 1005, "late-1")
+		res, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), "slow-customer")
+		if err != nil || res.Status != "pending" {
+			t.Fatalf("wallet: %+v %v", res, err)
+		}
+		if _, err := w.gw.ClosePayment(ctx, w.caller, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor(t, p.ID, gateway.StatusClosed)
+		w.clock.Advance(3 * time.Second) // LateDelay: the customer's payment comes through after all
+		got := w.waitFor(t, p.ID, gateway.StatusSucceeded)
+		if !got.HasFlag(gateway.FlagLateSuccess) || got.PaidAt == nil {
+			t.Fatalf("late success not flagged: %+v", got)
+		}
+		evs, _, _ := w.gw.Events(ctx, gateway.EventFilter{MerchantID: w.merchant.ID, ObjectID: p.ID})
+		if types := eventTypes(evs); len(types) == 0 || types[0] != gateway.EventPaymentLateSucceeded {
+			t.Fatalf("events %v, want payment.late_succeeded last", types)
+		}
+		// The late money can be refunded.
+		rr, err := w.gw.CreateRefund(ctx, w.caller, p.ID, gateway.CreateRefundRequest{Amount: 1005, MerchantRefundNo: "late-r1"})
+		if err != nil || rr.Refund.Status != gateway.RefundSucceeded {
+			t.Fatalf("refund of a late success: %+v %v", rr, err)
+		}
+	})
+}
+
+// TestCallbackAmountMismatch: a callback that reports another amount is never believed: the
+// payment is flagged for review and stays unpaid.
+func TestPaymentCodeNoAnswerIsReversed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		code, err := w.mock.IssuePaymentCode(ctx, "counter-customer", "wechat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.gw.CreatePayment(ctx, w.caller, gateway.CreatePaymentRequest{MerchantOrderNo: "noans-1", Amount: 1003,
+			Currency: "CNY", Scene: "code", AuthCode: code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Payment.Status != gateway.StatusClosed || !res.Payment.HasFlag(gateway.FlagReversed) {
+			t.Fatalf("no-answer payment ended %s %v, want closed and reversed", res.Payment.Status, res.Payment.Flags)
+		}
+		trade, err := w.db.MockTrade(ctx, res.Payment.ID)
+		if err != nil || trade.Status != mockpay.TradeClosed {
+			t.Fatalf("the provider's trade is %+v, %v; want closed", trade, err)
+		}
+	})
+}
