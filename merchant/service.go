@@ -269,8 +269,22 @@ func HashToken(token string) string {
 // CreateOperatorToken makes a bearer token for the operator API for an operator user, returned
 // in the clear once.
 func (s *Service) CreateOperatorToken(ctx context.Context, actor Actor, userID, name string) (string, error) {
+	if err := requireAdmin(actor); err != nil {
+		return "", err
+	}
+	name = CleanText(name)
+	if len([]rune(name)) > 60 {
+		return "", qrpay.Invalid("name", "The token's name must be at most 60 characters.")
+	}
+	u, err := s.Store.FindUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if !u.IsOperator() {
+		return "", qrpay.NotFound("operator")
+	}
 	token := "op_" + qrpay.RandomToken(32)
-	err := s.Store.InTx(ctx, func(tx Tx) error {
+	err = s.Store.InTx(ctx, func(tx Tx) error {
 		t := &OperatorToken{ID: qrpay.NewID("opt", tx.Now()), UserID: userID, TokenHash: HashToken(token),
 			Name: name, CreatedAt: tx.Now()}
 		if err := tx.InsertOperatorToken(ctx, t); err != nil {

@@ -22,49 +22,59 @@ func (s *Server) registerAdminRoutes(g *echo.Group) {
 	g.POST("/merchants", s.handleAdminMerchantCreate)
 	g.GET("/merchants", s.handleAdminMerchantList)
 	g.GET("/merchants/:id", s.handleAdminMerchantView)
-	for _, action := range []string{"approve", "reject", "freeze", "unfreeze", "close", "submit"} {
+	// Reviewers decide applications; everything else that changes something is for admins.
+	for _, action := range []string{"approve", "reject", "submit"} {
 		g.POST("/merchants/:id/"+action, s.handleAdminMerchantMove(action))
+	}
+	for _, action := range []string{"freeze", "unfreeze", "close"} {
+		g.POST("/merchants/:id/"+action, s.handleAdminMerchantMove(action), requireAdmin)
 	}
 	g.GET("/merchants/:id/history", s.handleAdminHistory)
 	g.GET("/merchants/:id/fee_rates", s.handleAdminFeeRates)
-	g.PUT("/merchants/:id/fee_rates", s.handleAdminFeeRatesSet)
+	g.PUT("/merchants/:id/fee_rates", s.handleAdminFeeRatesSet, requireAdmin)
 	g.GET("/merchants/:id/fee_rates/history", s.handleAdminFeeRateHistory)
 	g.GET("/merchants/:id/bindings", s.handleAdminBindings)
-	g.PUT("/merchants/:id/bindings", s.handleAdminBindingsPut)
-	g.POST("/merchants/:id/bindings", s.handleAdminBindingPost)
+	g.PUT("/merchants/:id/bindings", s.handleAdminBindingsPut, requireAdmin)
+	g.POST("/merchants/:id/bindings", s.handleAdminBindingPost, requireAdmin)
 	g.GET("/merchants/:id/documents", s.handleAdminDocuments)
-	g.POST("/merchants/:id/documents", s.handleAdminDocumentAdd)
+	g.POST("/merchants/:id/documents", s.handleAdminDocumentAdd, requireAdmin)
 	g.GET("/merchants/:id/documents/:doc", s.handleAdminDocumentContent)
 	g.GET("/merchants/:id/stores", s.handleAdminStores)
-	g.POST("/merchants/:id/stores", s.handleAdminStoreCreate)
-	g.POST("/merchants/:id/stores/:store/disable", s.handleAdminStoreStatus("disabled"))
-	g.POST("/merchants/:id/stores/:store/enable", s.handleAdminStoreStatus("active"))
+	g.POST("/merchants/:id/stores", s.handleAdminStoreCreate, requireAdmin)
+	g.POST("/merchants/:id/stores/:store/disable", s.handleAdminStoreStatus("disabled"), requireAdmin)
+	g.POST("/merchants/:id/stores/:store/enable", s.handleAdminStoreStatus("active"), requireAdmin)
 	g.GET("/merchants/:id/terminals", s.handleAdminTerminals)
-	g.POST("/merchants/:id/terminals", s.handleAdminTerminalCreate)
-	g.POST("/merchants/:id/terminals/:terminal/disable", s.handleAdminTerminalStatus("disabled"))
-	g.POST("/merchants/:id/terminals/:terminal/enable", s.handleAdminTerminalStatus("active"))
-	g.POST("/merchants/:id/terminals/:terminal/reset_pin", s.handleAdminTerminalPIN)
+	g.POST("/merchants/:id/terminals", s.handleAdminTerminalCreate, requireAdmin)
+	g.POST("/merchants/:id/terminals/:terminal/disable", s.handleAdminTerminalStatus("disabled"), requireAdmin)
+	g.POST("/merchants/:id/terminals/:terminal/enable", s.handleAdminTerminalStatus("active"), requireAdmin)
+	g.POST("/merchants/:id/terminals/:terminal/reset_pin", s.handleAdminTerminalPIN, requireAdmin)
 	g.GET("/merchants/:id/stickers", s.handleAdminStickers)
-	g.POST("/merchants/:id/stickers", s.handleAdminStickerCreate)
+	g.POST("/merchants/:id/stickers", s.handleAdminStickerCreate, requireAdmin)
 	g.GET("/merchants/:id/stickers/sheet.pdf", s.handleAdminStickerSheet)
 	g.GET("/merchants/:id/stickers/:sticker", s.handleAdminSticker)
 	g.GET("/merchants/:id/stickers/:sticker/image", s.handleAdminStickerImage)
-	g.POST("/merchants/:id/stickers/:sticker/bind", s.handleAdminStickerBind)
-	g.POST("/merchants/:id/stickers/:sticker/unbind", s.handleAdminStickerUnbind)
-	g.POST("/merchants/:id/stickers/:sticker/revoke", s.handleAdminStickerRevoke)
+	g.POST("/merchants/:id/stickers/:sticker/bind", s.handleAdminStickerBind, requireAdmin)
+	g.POST("/merchants/:id/stickers/:sticker/unbind", s.handleAdminStickerUnbind, requireAdmin)
+	g.POST("/merchants/:id/stickers/:sticker/revoke", s.handleAdminStickerRevoke, requireAdmin)
 	g.GET("/merchants/:id/api_keys", s.handleAdminKeys)
-	g.POST("/merchants/:id/api_keys", s.handleAdminKeyCreate)
-	g.POST("/merchants/:id/api_keys/:key/rotate", s.handleAdminKeyRotate)
-	g.POST("/merchants/:id/api_keys/:key/revoke", s.handleAdminKeyRevoke)
+	g.POST("/merchants/:id/api_keys", s.handleAdminKeyCreate, requireAdmin)
+	g.POST("/merchants/:id/api_keys/:key/rotate", s.handleAdminKeyRotate, requireAdmin)
+	g.POST("/merchants/:id/api_keys/:key/revoke", s.handleAdminKeyRevoke, requireAdmin)
 	g.GET("/merchants/:id/webhook_endpoints", s.handleAdminEndpoints)
-	g.POST("/merchants/:id/webhook_endpoints", s.handleAdminEndpointCreate)
-	g.DELETE("/merchants/:id/webhook_endpoints/:endpoint", s.handleAdminEndpointDelete)
+	g.POST("/merchants/:id/webhook_endpoints", s.handleAdminEndpointCreate, requireAdmin)
+	g.DELETE("/merchants/:id/webhook_endpoints/:endpoint", s.handleAdminEndpointDelete, requireAdmin)
 	g.GET("/merchants/:id/users", s.handleAdminUsers)
-	g.POST("/merchants/:id/users", s.handleAdminUserCreate)
-	g.POST("/merchants/:id/users/:user/reset_password", s.handleAdminUserReset)
-	g.POST("/merchants/:id/users/:user/disable", s.handleAdminUserStatus("disabled"))
-	g.POST("/merchants/:id/users/:user/enable", s.handleAdminUserStatus("active"))
+	g.POST("/merchants/:id/users", s.handleAdminUserCreate, requireAdmin)
+	g.POST("/merchants/:id/users/:user/reset_password", s.handleAdminUserReset, requireAdmin)
+	g.POST("/merchants/:id/users/:user/disable", s.handleAdminUserStatus("disabled"), requireAdmin)
+	g.POST("/merchants/:id/users/:user/enable", s.handleAdminUserStatus("active"), requireAdmin)
 	g.GET("/audit", s.handleAdminAudit)
+	g.GET("/operators", s.handleAdminOperators)
+	g.POST("/operators", s.handleAdminOperatorCreate, requireAdmin)
+	g.POST("/operators/:user/reset_password", s.handleAdminOperatorReset, requireAdmin)
+	g.POST("/operators/:user/disable", s.handleAdminOperatorStatus("disabled"), requireAdmin)
+	g.POST("/operators/:user/enable", s.handleAdminOperatorStatus("active"), requireAdmin)
+	g.POST("/operators/:user/tokens", s.handleAdminOperatorToken, requireAdmin)
 }
 
 // readBody reads a JSON body into v strictly; an empty body is allowed when optional (the
@@ -922,6 +932,12 @@ func merchantRole(r string) bool {
 }
 
 func (s *Server) handleAdminUserReset(c echo.Context) error {
+	return s.resetPassword(c, c.Param("id"), c.Param("user"))
+}
+
+// resetPassword sets a user's password (or a made-up one, returned once) and asks for a change
+// at the next login.
+func (s *Server) resetPassword(c echo.Context, merchantID, userID string) error {
 	var b struct {
 		Password string `json:"password"`
 	}
@@ -929,7 +945,7 @@ func (s *Server) handleAdminUserReset(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	u, err := s.Merchants.User(ctx, c.Param("id"), c.Param("user"))
+	u, err := s.Merchants.User(ctx, merchantID, userID)
 	if err != nil {
 		return err
 	}
@@ -940,7 +956,7 @@ func (s *Server) handleAdminUserReset(c echo.Context) error {
 	if err := s.Merchants.ResetPassword(ctx, operatorActor(c), u.ID, pw); err != nil {
 		return err
 	}
-	u, err = s.Merchants.User(ctx, c.Param("id"), u.ID)
+	u, err = s.Merchants.User(ctx, merchantID, u.ID)
 	if err != nil {
 		return err
 	}
@@ -1024,4 +1040,79 @@ func atoiDefault(s string, def int) int {
 		return def
 	}
 	return n
+}
+
+// --- operators ---------------------------------------------------------------------------------
+
+func (s *Server) handleAdminOperators(c echo.Context) error {
+	us, err := s.Merchants.Users(c.Request().Context(), "")
+	if err != nil {
+		return err
+	}
+	out := make([]UserObject, len(us))
+	for i, u := range us {
+		out[i] = userObject(u, s.Clock.Now())
+	}
+	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+}
+
+// handleAdminOperatorCreate adds an operator (admin or reviewer); without a password one is
+// made up and returned once, and must be changed at the first login.
+func (s *Server) handleAdminOperatorCreate(c echo.Context) error {
+	var b struct {
+		Login       string `json:"login"`
+		DisplayName string `json:"display_name"`
+		Role        string `json:"role"`
+		Password    string `json:"password"`
+	}
+	if err := readBody(c, &b, false); err != nil {
+		return err
+	}
+	if !merchant.IsOperatorRole(b.Role) {
+		return qrpay.Invalid("role", "An operator's role is admin or reviewer.")
+	}
+	pw := b.Password
+	if pw == "" {
+		pw = merchant.RandomPassword()
+	}
+	u, err := s.Merchants.CreateUser(c.Request().Context(), operatorActor(c), merchant.NewUser{Login: b.Login,
+		DisplayName: b.DisplayName, Password: pw, Role: b.Role, MustChangePassword: true})
+	if err != nil {
+		return err
+	}
+	o := userObject(u, s.Clock.Now())
+	if b.Password == "" {
+		o.Password = pw
+	}
+	return c.JSON(http.StatusCreated, o)
+}
+
+func (s *Server) handleAdminOperatorReset(c echo.Context) error {
+	return s.resetPassword(c, "", c.Param("user"))
+}
+
+func (s *Server) handleAdminOperatorStatus(status string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, err := s.Merchants.SetUserStatus(c.Request().Context(), operatorActor(c), "", c.Param("user"), status)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, userObject(u, s.Clock.Now()))
+	}
+}
+
+// handleAdminOperatorToken makes a bearer token of the operator API for an operator, returned
+// once.
+func (s *Server) handleAdminOperatorToken(c echo.Context) error {
+	var b struct {
+		Name string `json:"name"`
+	}
+	if err := readBody(c, &b, true); err != nil {
+		return err
+	}
+	tok, err := s.Merchants.CreateOperatorToken(c.Request().Context(), operatorActor(c), c.Param("user"), b.Name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"object": "operator_token", "token": tok, "name": b.Name})
 }

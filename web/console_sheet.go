@@ -94,7 +94,7 @@ func (s *Server) serveStickerSheet(c echo.Context, merchantID, batchID string) e
 		}
 		items[i] = sheetItem{ID: st.ID, URL: u, Label: st.Label}
 	}
-	pdf, err := StickerSheet(m.ShortName, items)
+	pdf, err := stickerSheet(m.ShortName, items)
 	if err != nil {
 		return err
 	}
@@ -125,9 +125,9 @@ const (
 	sheetFontID = "droid"
 )
 
-// StickerSheet lays stickers out on A4 pages: each card has the merchant's short name, the code,
+// stickerSheet lays stickers out on A4 pages: each card has the merchant's short name, the code,
 // the caption in Chinese and English, the sticker's label and id, and a cutting border.
-func StickerSheet(shortName string, items []sheetItem) ([]byte, error) {
+func stickerSheet(shortName string, items []sheetItem) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreator("qrpay", true)
 	pdf.SetTitle(shortName+" 码牌", true)

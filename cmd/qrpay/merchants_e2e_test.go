@@ -719,3 +719,54 @@ func TestKeysRotateCommand(t *testing.T) {
 		t.Errorf("keys nonsense: %v", err)
 	}
 }
+
+// TestOperatorsAPI: an admin adds a reviewer with a token of its own; the reviewer decides
+// applications but freezes nothing and adds no one.
+func TestOperatorsAPI(t *testing.T) {
+	ta := startApp(t, store.SQLite, appOptions{})
+	st, op := adminCall(t, ta, "POST", "/admin/v1/operators", map[string]any{"login": "reviewer-1", "role": "reviewer"})
+	if st != 201 || str(op, "password") == "" || op["must_change_password"] != true {
+		t.Fatalf("operator: %d %v", st, op)
+	}
+	if st, m := adminCall(t, ta, "POST", "/admin/v1/operators", map[string]any{"login": "x-1", "role": "owner"}); st != 400 {
+		t.Errorf("operator with a merchant role: %d %v", st, m)
+	}
+	st, tok := adminCall(t, ta, "POST", "/admin/v1/operators/"+str(op, "id")+"/tokens", map[string]any{"name": "review script"})
+	if st != 201 || !strings.HasPrefix(str(tok, "token"), "op_") {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	if st, _ := adminCall(t, ta, "POST", "/admin/v1/operators/"+ta.Demo.MerchantID+"/tokens", nil); st != 404 {
+		t.Errorf("a token for a non-operator: %d", st)
+	}
+	reviewer := *ta
+	demo := *ta.Demo
+	demo.OperatorToken = str(tok, "token")
+	reviewer.Demo = &demo
+	st, m := adminCall(t, &reviewer, "POST", "/admin/v1/merchants", application("91310115591693856A"))
+	if st != 201 {
+		t.Fatalf("reviewer applies: %d %v", st, m)
+	}
+	if st, _ := adminCall(t, &reviewer, "POST", "/admin/v1/merchants/"+str(m, "id")+"/approve", nil); st != 200 {
+		t.Errorf("reviewer approves: %d", st)
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/admin/v1/merchants/" + str(m, "id") + "/freeze", nil},
+		{"PUT", "/admin/v1/merchants/" + str(m, "id") + "/fee_rates", map[string]any{"alipay": 10}},
+		{"POST", "/admin/v1/merchants/" + str(m, "id") + "/api_keys", map[string]any{"mode": "test"}},
+		{"POST", "/admin/v1/merchants/" + str(m, "id") + "/stores", map[string]any{"name": "店"}},
+		{"POST", "/admin/v1/operators", map[string]any{"login": "x-2", "role": "admin"}},
+	} {
+		if st, m := adminCall(t, &reviewer, c.method, c.path, c.body); st != 403 {
+			t.Errorf("reviewer %s %s: %d %v", c.method, c.path, st, m)
+		}
+	}
+	if st, _ := adminCall(t, ta, "POST", "/admin/v1/operators/"+str(op, "id")+"/disable", nil); st != 200 {
+		t.Fatalf("disable: %d", st)
+	}
+	if st, _ := adminCall(t, &reviewer, "GET", "/admin/v1/merchants", nil); st != 401 {
+		t.Errorf("a disabled operator's token: %d", st)
+	}
+}
