@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -27,8 +28,10 @@ type testApp struct {
 	Client  *client.Client
 	App     *app
 	DataDir string
-	Output  *lockedBuffer
-	stop    func()
+	// DatabaseURL is the PostgreSQL database, for a second process to share.
+	DatabaseURL string
+	Output      *lockedBuffer
+	stop        func()
 }
 
 // appOptions tune a test server.
@@ -86,7 +89,7 @@ func startApp(t testing.TB, dialect string, o appOptions) *testApp {
 	done := make(chan error, 1)
 	out := &lockedBuffer{}
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), out, out) }()
-	ta := &testApp{URL: "http://" + addr, DataDir: dataDir}
+	ta := &testApp{URL: "http://" + addr, DataDir: dataDir, DatabaseURL: dbURL}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if time.Now().After(deadline) {
@@ -268,3 +271,6 @@ func (s *webhookSink) waitEvent(t testing.TB, typ, objectID string, timeout time
 
 // merchantFilterAll lists every merchant.
 func merchantFilterAll() merchant.Filter { return merchant.Filter{Limit: 100} }
+
+// errorsAs is errors.As for the tests' client errors.
+func errorsAs(err error, target **client.Error) bool { return errors.As(err, target) }
