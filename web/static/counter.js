@@ -129,7 +129,9 @@
       .catch(function (e) { error(e.message); });
   });
   $("next").addEventListener("click", function () {
-    current = null; amount.value = ""; show("result", false); show("qr-box", false); error(""); amount.focus();
+    current = null; amount.value = ""; show("result", false); show("qr-box", false); error("");
+    $("result-text").removeAttribute("data-status");
+    amount.focus();
   });
 
   function today() {
