@@ -65,10 +65,11 @@ func Build(objs []Object) (string, error) {
 	if !p.CRCValid {
 		return "", qrpay.Errorf(qrpay.EINTERNAL, "built payload fails its own CRC")
 	}
-	if len(p.Problems) > 0 {
-		pr := p.Problems[0]
-		msg := make([]string, len(p.Problems))
-		for i, pr := range p.Problems {
+	if all := append(append([]Problem(nil), p.Problems...), p.Warnings...); len(all) > 0 {
+		// qrpay issues only clean codes: warnings are refused too.
+		pr := all[0]
+		msg := make([]string, len(all))
+		for i, pr := range all {
 			msg[i] = pr.Message
 		}
 		param := pr.Tag

@@ -46,6 +46,10 @@ type Payload struct {
 	CRCValid bool
 	// Problems are the strict EMVCo conformance problems; empty means conformant.
 	Problems []Problem
+	// Warnings are deviations that codes in circulation make and wallets accept (an over-long
+	// name or city, an additional-data request outside A/M/E, a fee its indicator ignores):
+	// reported, but not making the code invalid.
+	Warnings []Problem
 }
 
 // Parse reads an EMV MPM payload. It returns an EINVALID error only when the text cannot be
@@ -80,7 +84,7 @@ func Parse(s string) (*Payload, error) {
 	} else if v, ok := p.Get("63"); ok {
 		p.CRC = v
 	}
-	p.Problems = validate(p, tlvs)
+	p.Problems, p.Warnings = validate(p, tlvs)
 	return p, nil
 }
 

@@ -9,6 +9,7 @@ type Report struct {
 	CRCValid          bool              `json:"crc_valid"`
 	Valid             bool              `json:"valid"`
 	Errors            []string          `json:"errors"`
+	Warnings          []string          `json:"warnings"`
 	PointOfInitiation string            `json:"point_of_initiation,omitempty"`
 	MerchantName      string            `json:"merchant_name,omitempty"`
 	MerchantCity      string            `json:"merchant_city,omitempty"`
@@ -26,10 +27,14 @@ func NewReport(p *Payload) Report {
 		CRCValid: p.CRCValid,
 		Valid:    p.Valid(),
 		Errors:   make([]string, 0, len(p.Problems)),
+		Warnings: make([]string, 0, len(p.Warnings)),
 		Tags:     make(map[string]string, len(p.Objects)),
 	}
 	for _, pr := range p.Problems {
 		r.Errors = append(r.Errors, pr.Message)
+	}
+	for _, w := range p.Warnings {
+		r.Warnings = append(r.Warnings, w.Message)
 	}
 	for _, o := range p.Objects {
 		if _, ok := r.Tags[o.ID]; !ok {
@@ -49,5 +54,5 @@ func NewReport(p *Payload) Report {
 // ReportError is the report for text that Parse rejects: not valid, CRC not valid, and the
 // error's message as the one entry of Errors.
 func ReportError(err error) Report {
-	return Report{Errors: []string{qrpay.ErrorMessage(err)}, Tags: map[string]string{}}
+	return Report{Errors: []string{qrpay.ErrorMessage(err)}, Warnings: []string{}, Tags: map[string]string{}}
 }

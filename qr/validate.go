@@ -35,15 +35,24 @@ var rootRules = map[string]rootRule{
 // reported.
 var mandatory = []string{"00", "52", "53", "58", "59", "60", "63"}
 
-// checker collects problems.
-type checker struct{ problems []Problem }
+// checker collects problems and warnings.
+type checker struct{ problems, warnings []Problem }
 
 func (c *checker) add(tag, format string, args ...any) {
 	c.problems = append(c.problems, Problem{Tag: tag, Message: fmt.Sprintf(format, args...)})
 }
 
+// warn records a deviation that deployed schemes make and wallets accept: a merchant name or
+// city longer than the spec's display limit, an additional-data request outside A/M/E, a fee
+// value that its indicator (tag 55) says to ignore. They are reported but do not make a code
+// invalid, so that codes in circulation (and the public vectors that treat them as conformant)
+// read as they are paid. Build refuses them all the same.
+func (c *checker) warn(tag, format string, args ...any) {
+	c.warnings = append(c.warnings, Problem{Tag: tag, Message: fmt.Sprintf(format, args...)})
+}
+
 // validate applies the EMVCo MPM rules (PROTOCOLS.md 1.1-1.5) to a parsed payload.
-func validate(p *Payload, tlvs []tlv) []Problem {
+func validate(p *Payload, tlvs []tlv) (problems, warnings []Problem) {
 	c := &checker{}
 	// Structure: ID format, empty values, duplicates, positions.
 	c.objects("", tlvs)
@@ -78,7 +87,7 @@ func validate(p *Payload, tlvs []tlv) []Problem {
 	if n := utf8.RuneCountInString(p.Raw); n > MaxPayloadChars {
 		c.add("", "payload is longer than %d characters (%d)", MaxPayloadChars, n)
 	}
-	return c.problems
+	return c.problems, c.warnings
 }
 
 // hasAccount reports whether any of the merchant account tags 02-51 is present.
@@ -123,7 +132,11 @@ func (c *checker) format(tag, v string, r rootRule) {
 		c.add(tag, "tag %s must be %d characters long, not %d", tag, r.exact, n)
 	}
 	if r.max > 0 && n > r.max {
-		c.add(tag, "tag %s is longer than %d characters (%d)", tag, r.max, n)
+		if tag == "59" || tag == "60" || tag == "62.09" {
+			c.warn(tag, "tag %s is longer than %d characters (%d)", tag, r.max, n)
+		} else {
+			c.add(tag, "tag %s is longer than %d characters (%d)", tag, r.max, n)
+		}
 	}
 }
 
@@ -217,7 +230,7 @@ func (c *checker) convenienceFee(p *Payload) {
 	case ind == "02" && !hasFixed:
 		c.add("56", "tag 56 (fixed convenience fee) must be present when tag 55 is \"02\"")
 	case ind != "02" && hasFixed:
-		c.add("56", "tag 56 (fixed convenience fee) must be absent unless tag 55 is \"02\"")
+		c.warn("56", "tag 56 (fixed convenience fee) must be absent unless tag 55 is \"02\"")
 	case hasFixed && fixed != "":
 		c.amount("56", fixed, currencyExponent(p))
 	}
@@ -225,7 +238,7 @@ func (c *checker) convenienceFee(p *Payload) {
 	case ind == "03" && !hasPct:
 		c.add("57", "tag 57 (convenience fee percentage) must be present when tag 55 is \"03\"")
 	case ind != "03" && hasPct:
-		c.add("57", "tag 57 (convenience fee percentage) must be absent unless tag 55 is \"03\"")
+		c.warn("57", "tag 57 (convenience fee percentage) must be absent unless tag 55 is \"03\"")
 	case hasPct && pct != "":
 		whole, frac, _ := strings.Cut(pct, ".")
 		switch {
@@ -295,7 +308,7 @@ func (c *checker) additionalData(v string) {
 		case n == 9:
 			c.format(tag, t.value, rootRule{ans: true, max: 3})
 			if !consumerDataRequest(t.value) {
-				c.add(tag, "tag 62.09 must combine \"A\", \"M\" and \"E\", each at most once, not %q", t.value)
+				c.warn(tag, "tag 62.09 must combine \"A\", \"M\" and \"E\", each at most once, not %q", t.value)
 			}
 		case n >= 50:
 			c.guiTemplate(tag, t.value)

@@ -1,5 +1,0 @@
-//go:build race
-
-package qr
-
-const raceEnabled = true
