@@ -123,3 +123,9 @@ func DayBounds(t time.Time, zone *time.Location) (time.Time, time.Time) {
 	start := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, zone)
 	return start.UTC(), start.AddDate(0, 0, 1).UTC()
 }
+
+// Notices returns a merchant's dashboard notices, newest first.
+func (s *Service) Notices(ctx context.Context, merchantID string) ([]*Notice, error) {
+	s.init()
+	return s.Store.FindNotices(ctx, merchantID, 20)
+}

@@ -212,3 +212,65 @@ func TestPaymentCodeNoAnswerIsReversed(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookEndpointDisabledAfterDays: an endpoint that fails for three days is disabled with a
+// notice for the merchant, and its deliveries stop; the schedule retries for more than 24 hours.
+func TestWebhookEndpointDisabledAfterDays(t *testing.T) {
+	var total time.Duration
+	for a := 1; a < gateway.WebhookMaxAttempts; a++ {
+		total += gateway.WebhookBackoff(a)
+	}
+	if total < 24*time.Hour {
+		t.Fatalf("the retry schedule spans %s, want at least 24 h", total)
+	}
+	w := newWorld(t, store.SQLite)
+	ctx := context.Background()
+	failing := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(rw, "down for maintenance")
+	}))
+	defer failing.Close()
+	id, key := merchant.GenerateKey()
+	sealer, _ := merchant.NewSealer(map[string][]byte{id: key}, id, id)
+	ms := &merchant.Service{Store: w.db.Merchants(), Sealer: sealer, Clock: w.clock}
+	w.gw.Secrets = ms
+	ep, err := ms.CreateEndpoint(ctx, merchant.System, w.merchant.ID, failing.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := w.create(t, 1000, "hook-1")
+	if _, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), "payer"); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, p.ID, gateway.StatusSucceeded)
+	ds, err := w.db.FindDeliveries(ctx, gateway.DeliveryFilter{MerchantID: w.merchant.ID, PaymentID: p.ID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries %v, %v", ds, err)
+	}
+	job := gateway.DeliverWebhook{DeliveryID: ds[0].ID}
+	for attempt := 1; ; attempt++ {
+		err := w.gw.DeliverWebhookJob(ctx, job)
+		if err == nil {
+			t.Fatal("a failing endpoint acknowledged a webhook")
+		}
+		if qrpay.IsPermanent(err) {
+			break
+		}
+		if attempt > gateway.WebhookMaxAttempts {
+			t.Fatal("the endpoint was never disabled")
+		}
+		w.clock.Advance(gateway.WebhookBackoff(attempt))
+	}
+	got, err := w.db.FindEndpoint(ctx, w.merchant.ID, ep.ID)
+	if err != nil || got.Status != "disabled" || got.DisabledReason == "" {
+		t.Fatalf("endpoint %+v, %v; want disabled", got, err)
+	}
+	notices, err := w.gw.Notices(ctx, w.merchant.ID)
+	if err != nil || len(notices) != 1 || notices[0].Kind != "webhook_disabled" || !strings.Contains(notices[0].Body, failing.URL) {
+		t.Fatalf("notices %+v, %v", notices, err)
+	}
+	attempts, _ := w.db.FindAttempts(ctx, ds[0].ID)
+	if len(attempts) < 5 || attempts[0].StatusCode != 503 || attempts[0].Response != "down for maintenance" {
+		t.Fatalf("attempts %+v", attempts)
+	}
+}

@@ -42,6 +42,9 @@ type Store interface {
 	// FindDelivery returns a delivery with its event and endpoint, scoped like FindPayment.
 	FindDelivery(ctx context.Context, merchantID, id string) (*Delivery, error)
 
+	// FindNotices returns a merchant's notices, newest first.
+	FindNotices(ctx context.Context, merchantID string, limit int) ([]*Notice, error)
+
 	// FindMerchant returns a merchant without its personal fields.
 	FindMerchant(ctx context.Context, id string) (*merchant.Merchant, error)
 	// FindBindings returns a merchant's channel bindings.

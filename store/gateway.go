@@ -487,3 +487,26 @@ func (db *DB) FindProviderCalls(ctx context.Context, paymentID string) ([]*gatew
 	}
 	return out, nil
 }
+
+// FindNotices implements gateway.Store.
+func (db *DB) FindNotices(ctx context.Context, merchantID string, limit int) ([]*gateway.Notice, error) {
+	var rows []struct {
+		ID         string       `db:"id"`
+		MerchantID string       `db:"merchant_id"`
+		Kind       string       `db:"kind"`
+		Subject    string       `db:"subject"`
+		Body       string       `db:"body"`
+		CreatedAt  time.Time    `db:"created_at"`
+		ReadAt     sql.NullTime `db:"read_at"`
+	}
+	if err := db.sel(ctx, &rows, `SELECT id, merchant_id, kind, subject, body, created_at, read_at FROM notices
+		WHERE merchant_id = ? ORDER BY id DESC LIMIT ?`, merchantID, clampLimit(limit)); err != nil {
+		return nil, err
+	}
+	out := make([]*gateway.Notice, len(rows))
+	for i, r := range rows {
+		out[i] = &gateway.Notice{ID: r.ID, MerchantID: r.MerchantID, Kind: r.Kind, Subject: r.Subject, Body: r.Body,
+			CreatedAt: r.CreatedAt.UTC(), ReadAt: timePtr(r.ReadAt)}
+	}
+	return out, nil
+}

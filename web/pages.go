@@ -149,6 +149,7 @@ func (s *Server) handleLogout(c echo.Context) error {
 
 type dashboardData struct {
 	Payments []*gateway.Payment
+	Notices  []*gateway.Notice
 	Today    int64
 	Count    int
 }
@@ -161,7 +162,11 @@ func (s *Server) handleDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := dashboardData{Payments: ps}
+	notices, err := s.Gateway.Notices(ctx, m)
+	if err != nil {
+		return err
+	}
+	d := dashboardData{Payments: ps, Notices: notices}
 	from, to := gateway.DayBounds(s.Clock.Now(), s.Zone)
 	today, _, err := s.Gateway.Payments(ctx, gateway.PaymentFilter{MerchantID: m, Status: gateway.StatusSucceeded,
 		CreatedFrom: from, CreatedTo: to, Limit: 100})
