@@ -550,6 +550,23 @@ func TestKeysStickersAndIsolation(t *testing.T) {
 		if merchant.StickerUsable(st, sm, sshop) {
 			t.Error("an unbound sticker takes payments")
 		}
+		// A disabled store's terminals cannot log in.
+		term, err := f.svc.CreateTerminal(ctx, ownerA, a.ID, shop.ID, "1号台", "4321")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.TerminalLogin(ctx, term.Code, "4321", "", ""); err != nil {
+			t.Fatalf("terminal login: %v", err)
+		}
+		if _, err := f.svc.SetStoreStatus(ctx, ownerA, a.ID, shop.ID, "disabled"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.TerminalLogin(ctx, term.Code, "4321", "", ""); qrpay.ErrorCode(err) != qrpay.EFORBIDDEN {
+			t.Errorf("terminal of a disabled store: %v", err)
+		}
+		if _, err := f.svc.SetStoreStatus(ctx, ownerA, a.ID, shop.ID, "active"); err != nil {
+			t.Fatal(err)
+		}
 		// A frozen merchant's sticker takes no payment.
 		if _, err := f.svc.Move(ctx, admin, a.ID, "freeze", ""); err != nil {
 			t.Fatal(err)

@@ -116,6 +116,9 @@ func (s *Service) TerminalLogin(ctx context.Context, code, pin, remoteAddr, user
 	if ok, _, _ := CheckPassword(t.PINHash, pin); !ok || t.Status != "active" {
 		return nil, "", qrpay.Errorf(qrpay.EUNAUTHORIZED, "Wrong terminal code or PIN.")
 	}
+	if shop, err := s.Store.FindStore(ctx, t.MerchantID, t.StoreID); err != nil || shop.Status != "active" {
+		return nil, "", qrpay.Errorf(qrpay.EFORBIDDEN, "This terminal's store is disabled.")
+	}
 	m, err := s.Store.FindMerchant(ctx, t.MerchantID)
 	if err != nil {
 		return nil, "", err
