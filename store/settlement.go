@@ -85,6 +85,11 @@ func (s *SettlementStore) runTxOnce(ctx context.Context, begin func(context.Cont
 			stx.Rollback()
 		}
 	}()
+	// The run's aggregates and joins hash a day of payments: give them room (one run at a time).
+	// Just-in-time compilation costs more than it saves on statements that run once.
+	if _, err = stx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
+		return translate(err)
+	}
 	if err = fn(settlementTx{tx}); err != nil {
 		return err
 	}
@@ -92,6 +97,22 @@ func (s *SettlementStore) runTxOnce(ctx context.Context, begin func(context.Cont
 		return translate(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// once runs a statement in the transaction without the statement cache: for the run's
+// statements, whose text changes from day to day, and those that read the run's temporary
+// table, which exists only on the transaction's connection.
+func (tx settlementTx) once(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := tx.tx.ExecContext(ctx, tx.db.q(query), args...)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return res.RowsAffected()
+}
+
+// onceGet is once for a query that reads one row.
+func (tx settlementTx) onceGet(ctx context.Context, dest any, query string, args ...any) error {
+	return translate(tx.tx.GetContext(ctx, dest, tx.db.q(query), args...))
 }
 
 // Gateway implements settlement.Tx: the same transaction, seen by the gateway.

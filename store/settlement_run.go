@@ -4,108 +4,198 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qrpay/qrpay"
+	"github.com/qrpay/qrpay/gateway"
 	"github.com/qrpay/qrpay/settlement"
 )
 
 // The settlement run, set-based on both databases (settlement's package documentation has the
-// rules). Each kind of item goes through two statements that read the same source query: an
-// INSERT ... SELECT ... GROUP BY that adds the source's sums to the day's lines (one per
-// batch and channel), then an INSERT ... SELECT that links each source row to its line as an
-// item. The run's transaction reads one snapshot (SQLite's write lock, PostgreSQL's REPEATABLE
-// READ after the run lock), so both statements see the same rows; a check after each pass
-// compares the items written with the lines' counts. Batches are then summed from their lines.
+// rules). It reads the payments once: each kind of item (payments, refunds, adjustments) is one
+// INSERT ... SELECT into settlement_items that computes, for every row, its fee and the id of
+// the line it belongs to; then one INSERT ... SELECT ... GROUP BY over the day's items makes the
+// lines, and another over the lines makes the batches.
 //
-// Nothing is loaded into Go but the day's batches (one per merchant, currency and mode).
+// A line's id is a number computed from the day, the merchant's number in the run (a small
+// temporary table of merchants with their fee rates), the currency, the channel and the mode:
+//
+//	id = dayNumber·10¹² + merchantNumber·10⁵ + currency·10² + channel·10 + mode
+//
+// so that an item knows its line before the line exists, and a day's items and lines are one
+// range of ids. The run's transaction reads one snapshot (SQLite's write lock, PostgreSQL's
+// REPEATABLE READ after the run lock); a check at the end compares the items written with the
+// lines' counts. Nothing is loaded into Go but the day's batches.
 
-// randomID is a SQL expression for a new id with the prefix, for rows made set-based.
-func (db *DB) randomID(prefix, salt string) string {
-	if db.dialect == Postgres {
-		return `'` + prefix + `_' || substr(md5(random()::text || clock_timestamp()::text || ` + salt + `), 1, 21)`
+const (
+	dayFactor      = 1_000_000_000_000
+	merchantFactor = 100_000
+	maxMerchants   = dayFactor/merchantFactor - 1
+	// epochDay is day number 0.
+	epochDay = "2000-01-01"
+)
+
+// lineChannels numbers the channels in line ids (0 is any other).
+var lineChannels = func() map[string]int {
+	m := map[string]int{}
+	for i, ch := range gateway.Channels {
+		m[ch] = i + 1
 	}
-	return `'` + prefix + `_' || lower(hex(randomblob(11)))`
+	return m
+}()
+
+// lineCurrencies are the currencies' ISO numeric codes in line ids.
+var lineCurrencies = func() map[string]int {
+	m := map[string]int{}
+	for _, c := range []qrpay.Currency{"CNY", "HKD", "USD", "JPY"} {
+		if n, err := strconv.Atoi(c.Numeric()); err == nil {
+			m[string(c)] = n
+		}
+	}
+	return m
+}()
+
+// sortedKeys returns a map's keys in order, for SQL text that does not change from run to run.
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
+
+// caseOf writes CASE expr WHEN 'k' THEN v ... ELSE def END over a map of constants.
+func caseOf(expr string, m map[string]int, def string) string {
+	var b strings.Builder
+	b.WriteString("CASE " + expr)
+	for _, k := range sortedKeys(m) {
+		fmt.Fprintf(&b, " WHEN '%s' THEN %d", k, m[k])
+	}
+	b.WriteString(" ELSE " + def + " END")
+	return b.String()
+}
+
+// decodeOf writes the inverse of caseOf: CASE expr WHEN v THEN 'k' ... ELSE ” END.
+func decodeOf(expr string, m map[string]int) string {
+	var b strings.Builder
+	b.WriteString("CASE " + expr)
+	for _, k := range sortedKeys(m) {
+		fmt.Fprintf(&b, " WHEN %d THEN '%s'", m[k], k)
+	}
+	b.WriteString(" ELSE '' END")
+	return b.String()
+}
+
+// rateColumn is the column of the run's merchants table with a channel's fee rate.
+func rateColumn(channel string) string { return "bps_" + channel }
 
 // runSQL carries a run's parameters into its statements.
 type runSQL struct {
-	db   *DB
-	p    settlement.SettleParams
-	rate string // the fee rate expression of payment p joined with fee_rates fr
-	args []any  // the rate expression's arguments
+	db      *DB
+	p       settlement.SettleParams
+	dayBase int64
 }
 
 func newRunSQL(db *DB, p settlement.SettleParams) *runSQL {
-	r := &runSQL{db: db, p: p}
-	channels := make([]string, 0, len(p.Rates))
-	for ch := range p.Rates {
-		channels = append(channels, ch)
-	}
-	sort.Strings(channels)
-	var b strings.Builder
-	b.WriteString("COALESCE(fr.bps, CASE p.channel")
-	for _, ch := range channels {
-		b.WriteString(" WHEN ? THEN CAST(? AS INTEGER)")
-		r.args = append(r.args, ch, p.Rates[ch])
-	}
-	b.WriteString(" ELSE CAST(? AS INTEGER) END)")
-	r.args = append(r.args, p.DefaultRate)
-	r.rate = b.String()
-	return r
+	return &runSQL{db: db, p: p, dayBase: int64(settlement.MustDate(epochDay).DaysUntil(p.Day)) * dayFactor}
 }
 
-// batchID is the SQL form of settlement.BatchID over the given columns.
-func (r *runSQL) batchID(merchant, currency, mode string) string {
-	return `'stl_` + r.p.Day.Compact() + `_' || ` + merchant + ` || '_' || lower(` + currency + `) || CASE WHEN ` + mode +
-		` = 'test' THEN '_test' ELSE '' END`
+// lineID is the SQL expression of the line id of an item of merchant m with the currency,
+// channel and mode expressions.
+func (r *runSQL) lineID(currency, channel, mode string) string {
+	return fmt.Sprintf("%d + m.n * %d + %s * 100 + %s * 10 + CASE WHEN %s = 'test' THEN 1 ELSE 0 END", r.dayBase,
+		merchantFactor, caseOf(currency, lineCurrencies, "0"), caseOf(channel, lineChannels, "0"), mode)
 }
 
 // first reports whether this is the first run ever: stragglers are then everything before it.
 func (r *runSQL) first() bool { return r.p.StragglersFrom.IsZero() }
 
-// paymentSource selects the payments to settle: the day's (P1), the stragglers found by time
-// (P2) and those released by a break (P3); the three sets are disjoint. Columns: object_id,
-// kind, batch_id, merchant_id, currency, mode, channel, amount, fee, bps.
-func (r *runSQL) paymentSource() (string, []any) {
-	unheld := ` AND p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM settlement_breaks hb WHERE hb.hold AND hb.payment_id = p.id)`
+// merchants writes the run's table of merchants: a number each, and the fee rate of each
+// channel (the merchant's, else the default).
+func (r *runSQL) merchants(ctx context.Context, tx settlementTx) error {
+	if _, err := tx.once(ctx, `DROP TABLE IF EXISTS settle_merchants`); err != nil {
+		return err
+	}
+	// CREATE TABLE AS takes no parameters on PostgreSQL: the constants are written in (channel
+	// names from gateway.Channels, rates as numbers).
+	var cols []string
+	for _, ch := range gateway.Channels {
+		bps, ok := r.p.Rates[ch]
+		if !ok {
+			bps = r.p.DefaultRate
+		}
+		cols = append(cols, fmt.Sprintf(`COALESCE((SELECT fr.bps FROM fee_rates fr WHERE fr.merchant_id = m.id
+			AND fr.channel = '%s'), %d) AS %s`, ch, bps, rateColumn(ch)))
+	}
+	if _, err := tx.once(ctx, `CREATE TEMP TABLE settle_merchants AS SELECT m.id, ROW_NUMBER() OVER (ORDER BY m.id) AS n,
+		`+strings.Join(cols, ", ")+` FROM merchants m`); err != nil {
+		return err
+	}
+	var n int64
+	if err := tx.onceGet(ctx, &n, `SELECT COUNT(*) FROM settle_merchants`); err != nil {
+		return translate(err)
+	}
+	if n > maxMerchants {
+		return qrpay.Errorf(qrpay.EINTERNAL, "Settlement numbers at most %d merchants in a run.", maxMerchants)
+	}
+	if r.db.dialect == Postgres {
+		_, err := tx.once(ctx, `ANALYZE settle_merchants`)
+		return err
+	}
+	return nil
+}
+
+// rate is the fee rate expression of a payment p of merchant m.
+func (r *runSQL) rate() string {
+	var b strings.Builder
+	b.WriteString("CASE p.channel")
+	for _, ch := range gateway.Channels {
+		fmt.Fprintf(&b, " WHEN '%s' THEN m.%s", ch, rateColumn(ch))
+	}
+	fmt.Fprintf(&b, " ELSE %d END", r.p.DefaultRate)
+	return b.String()
+}
+
+// paymentItems is the statement that writes the items of the payments to settle: the day's (P1), the stragglers
+// found by time (P2) and those released by a break (P3); the three sets are disjoint.
+func (r *runSQL) paymentItems() (string, []any) {
+	unheld := ` AND p.status = 'succeeded' AND p.id NOT IN (SELECT hb.payment_id FROM settlement_breaks hb WHERE hb.hold)`
 	unsettled := ` AND NOT EXISTS (SELECT 1 FROM settlement_items si WHERE si.object_id = p.id)`
-	parts := []string{`SELECT p.id, p.merchant_id, p.currency, p.mode, p.channel, p.amount FROM payments p
-		WHERE p.paid_at >= ? AND p.paid_at < ?` + unheld}
+	cols := `SELECT p.id, p.merchant_id, p.currency, p.mode, p.channel, p.amount FROM payments p`
+	parts := []string{cols + ` WHERE p.paid_at >= ? AND p.paid_at < ?` + unheld}
 	args := []any{utc(r.p.Start), utc(r.p.End)}
 	if r.first() {
-		parts = append(parts, `SELECT p.id, p.merchant_id, p.currency, p.mode, p.channel, p.amount FROM payments p
-			WHERE p.paid_at < ?`+unheld+unsettled)
+		parts = append(parts, cols+` WHERE p.paid_at < ?`+unheld+unsettled)
 		args = append(args, utc(r.p.Start))
 	} else {
-		parts = append(parts, `SELECT p.id, p.merchant_id, p.currency, p.mode, p.channel, p.amount FROM payments p
-			WHERE p.paid_at >= ? AND p.paid_at < ?`+unheld+unsettled,
-			`SELECT p.id, p.merchant_id, p.currency, p.mode, p.channel, p.amount FROM payments p
-			WHERE p.id IN (SELECT rb.payment_id FROM settlement_breaks rb WHERE NOT rb.hold AND rb.payment_id <> '')
+		parts = append(parts, cols+` WHERE p.paid_at >= ? AND p.paid_at < ?`+unheld+unsettled,
+			cols+` WHERE p.id IN (SELECT rb.payment_id FROM settlement_breaks rb WHERE NOT rb.hold AND rb.payment_id <> '')
 			AND p.paid_at < ?`+unheld+unsettled)
 		args = append(args, utc(r.p.StragglersFrom), utc(r.p.Start), utc(r.p.StragglersFrom))
 	}
-	q := `SELECT p.id AS object_id, 'payment' AS kind, ` + r.batchID("p.merchant_id", "p.currency", "p.mode") + ` AS batch_id,
-		p.merchant_id, p.currency, p.mode, p.channel, p.amount, (p.amount * ` + r.rate + ` + 5000) / 10000 AS fee,
-		` + r.rate + ` AS bps
-		FROM (` + strings.Join(parts, " UNION ALL ") + `) p
-		LEFT JOIN fee_rates fr ON fr.merchant_id = p.merchant_id AND fr.channel = p.channel`
-	out := append([]any{}, r.args...)
-	out = append(out, r.args...)
-	// The batch id and rate expressions come before the parts' arguments in the text.
-	return q, append(out, args...)
+	return `INSERT INTO settlement_items (object_id, line_id, kind, amount, fee)
+		SELECT p.id, ` + r.lineID("p.currency", "p.channel", "p.mode") + `, 'payment', p.amount,
+		(p.amount * ` + r.rate() + ` + 5000) / 10000
+		FROM (` + strings.Join(parts, " UNION ALL ") + `) p JOIN settle_merchants m ON m.id = p.merchant_id`, args
 }
 
-// refundSource selects the refunds to settle, whose payments are settled (earlier or by this
-// run): the day's (R1), the stragglers by time (R2), and those released by a break on them or
-// their payment (R3). Each refund returns its share of its payment's fee, taken in settlement
-// order (settlement.ReturnedFee): what was settled before it comes from the items of its
-// payment's earlier refunds, and the refunds of this run are ordered by success time and id.
-func (r *runSQL) refundSource() (string, []any) {
-	unheld := ` AND r.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM settlement_breaks hb WHERE hb.hold
-		AND hb.payment_id = r.payment_id AND (hb.refund_id = '' OR hb.refund_id = r.id))`
+// refundItems is the statement that writes the items of the refunds to settle, whose payments are settled (earlier
+// or by this run): the day's (R1), the stragglers by time (R2), and those released by a break
+// on them or their payment (R3). Each refund returns its share of its payment's fee, taken in
+// settlement order (settlement.ReturnedFee): what was refunded before it is the sum of its
+// payment's refunds settled earlier, then this run's in order of success time and id. The
+// payment's item (fee, amount, line) is read by scalar subqueries, index lookups per refund,
+// so that no plan scans every payment to join a day's refunds. A refund lands in the line of
+// its payment's currency, channel and mode.
+func (r *runSQL) refundItems() (string, []any) {
+	unheld := ` AND r.status = 'succeeded' AND r.payment_id NOT IN (SELECT hb.payment_id FROM settlement_breaks hb
+		WHERE hb.hold AND hb.refund_id = '') AND r.id NOT IN (SELECT hb.refund_id FROM settlement_breaks hb
+		WHERE hb.hold AND hb.refund_id <> '')`
 	unsettled := ` AND NOT EXISTS (SELECT 1 FROM settlement_items si WHERE si.object_id = r.id)`
-	cols := `SELECT r.id, r.payment_id, r.merchant_id, r.currency, r.amount, r.succeeded_at FROM refunds r`
+	cols := `SELECT r.id, r.payment_id, r.merchant_id, r.amount, r.succeeded_at FROM refunds r`
 	parts := []string{cols + ` WHERE r.succeeded_at >= ? AND r.succeeded_at < ?` + unheld}
 	args := []any{utc(r.p.Start), utc(r.p.End)}
 	if r.first() {
@@ -118,80 +208,137 @@ func (r *runSQL) refundSource() (string, []any) {
 				WHERE NOT rb.hold AND rb.refund_id <> ''))`+unheld+unsettled)
 		args = append(args, utc(r.p.StragglersFrom), utc(r.p.Start), utc(r.p.StragglersFrom))
 	}
-	// prev: what of the payment was refunded in earlier batches.
 	// Sums are cast back to BIGINT: PostgreSQL's SUM of BIGINT is NUMERIC, whose division is
 	// not the integer division the rounding needs.
 	prev := `CAST((SELECT COALESCE(SUM(pr.amount), 0) FROM refunds pr JOIN settlement_items pri ON pri.object_id = pr.id
-		WHERE pr.payment_id = c.payment_id) AS BIGINT)`
-	q := `SELECT c.id AS object_id, 'refund' AS kind, ` + r.batchID("c.merchant_id", "c.currency", "pay.mode") + ` AS batch_id,
-		c.merchant_id, c.currency, pay.mode, pay.channel, c.amount,
-		(2 * pi.fee * (` + prev + ` + c.cum) + pi.amount) / (2 * pi.amount)
-		- (2 * pi.fee * (` + prev + ` + c.cum - c.amount) + pi.amount) / (2 * pi.amount) AS fee,
-		0 AS bps
-		FROM (SELECT r.id, r.payment_id, r.merchant_id, r.currency, r.amount,
-			CAST(SUM(r.amount) OVER (PARTITION BY r.payment_id ORDER BY r.succeeded_at, r.id) AS BIGINT) AS cum
+		WHERE pr.payment_id = r.payment_id) AS BIGINT)`
+	item := func(col string) string {
+		return `(SELECT pi.` + col + ` FROM settlement_items pi WHERE pi.object_id = r.payment_id AND pi.kind = 'payment')`
+	}
+	return `INSERT INTO settlement_items (object_id, line_id, kind, amount, fee)
+		SELECT c.id, ` + fmt.Sprintf("%d + m.n * %d + c.pline %% %d", r.dayBase, merchantFactor, merchantFactor) + `, 'refund',
+		c.amount, (2 * c.pfee * (c.prev + c.cum) + c.pamount) / (2 * c.pamount)
+		- (2 * c.pfee * (c.prev + c.cum - c.amount) + c.pamount) / (2 * c.pamount)
+		FROM (SELECT r.id, r.merchant_id, r.amount,
+			CAST(SUM(r.amount) OVER (PARTITION BY r.payment_id ORDER BY r.succeeded_at, r.id) AS BIGINT) AS cum,
+			` + item("fee") + ` AS pfee, ` + item("amount") + ` AS pamount, ` + item("line_id") + ` AS pline, ` + prev + ` AS prev
 			FROM (` + strings.Join(parts, " UNION ALL ") + `) r) c
-		JOIN settlement_items pi ON pi.object_id = c.payment_id AND pi.kind = 'payment'
-		JOIN payments pay ON pay.id = c.payment_id`
-	return q, args
+		JOIN settle_merchants m ON m.id = c.merchant_id
+		WHERE c.pfee IS NOT NULL`, args
 }
 
-// adjustmentSource selects the adjustments of resolved breaks not settled yet.
-func (r *runSQL) adjustmentSource() (string, []any) {
-	q := `SELECT b.id AS object_id, 'adjustment' AS kind, ` + r.batchID("b.merchant_id", "b.currency", "b.mode") + ` AS batch_id,
-		b.merchant_id, b.currency, b.mode, b.channel, b.adjustment AS amount, 0 AS fee, 0 AS bps
-		FROM settlement_breaks b WHERE b.adjustment <> 0 AND b.resolved_at < ? AND b.merchant_id <> '' AND b.currency <> ''
-		AND NOT EXISTS (SELECT 1 FROM settlement_items si WHERE si.object_id = b.id)`
-	return q, []any{utc(r.p.End)}
+// adjustmentItems is the statement that writes the items of the adjustments of resolved breaks
+// not settled yet.
+func (r *runSQL) adjustmentItems() (string, []any) {
+	return `INSERT INTO settlement_items (object_id, line_id, kind, amount, fee)
+		SELECT b.id, ` + r.lineID("b.currency", "b.channel", "b.mode") + `, 'adjustment', b.adjustment, 0
+		FROM settlement_breaks b JOIN settle_merchants m ON m.id = b.merchant_id
+		WHERE b.adjustment <> 0 AND b.resolved_at < ? AND b.merchant_id <> '' AND b.currency <> ''
+		AND NOT EXISTS (SELECT 1 FROM settlement_items si WHERE si.object_id = b.id)`, []any{utc(r.p.End)}
 }
 
-// lineSums are the line columns a pass adds, computed over a source aliased s.
-const lineSums = `COUNT(*),
-	SUM(CASE WHEN s.kind = 'payment' THEN 1 ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'refund' THEN 1 ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'adjustment' THEN 1 ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'payment' THEN s.amount WHEN s.kind = 'adjustment' AND s.amount > 0 THEN s.amount ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'refund' THEN s.amount WHEN s.kind = 'adjustment' AND s.amount < 0 THEN -s.amount ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'payment' THEN s.fee ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'refund' THEN s.fee ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'adjustment' THEN s.amount ELSE 0 END),
-	SUM(CASE WHEN s.kind = 'payment' THEN s.amount - s.fee WHEN s.kind = 'refund' THEN s.fee - s.amount ELSE s.amount END),
-	MAX(s.bps), MAX(s.amount)`
+// lineSums sums items (rows of line_id, kind, amount, fee from src) per line: the
+// aggregation a line is made of.
+const lineSums = `SELECT s.line_id, COUNT(*) AS item_count,
+	SUM(CASE WHEN s.kind = 'payment' THEN 1 ELSE 0 END) AS payment_count,
+	SUM(CASE WHEN s.kind = 'refund' THEN 1 ELSE 0 END) AS refund_count,
+	SUM(CASE WHEN s.kind = 'adjustment' THEN 1 ELSE 0 END) AS adjustment_count,
+	SUM(CASE WHEN s.kind = 'payment' THEN s.amount WHEN s.kind = 'adjustment' AND s.amount > 0 THEN s.amount
+		ELSE 0 END) AS gross,
+	SUM(CASE WHEN s.kind = 'refund' THEN s.amount WHEN s.kind = 'adjustment' AND s.amount < 0 THEN -s.amount
+		ELSE 0 END) AS refunds,
+	SUM(CASE WHEN s.kind = 'payment' THEN s.fee ELSE 0 END) AS fees,
+	SUM(CASE WHEN s.kind = 'refund' THEN s.fee ELSE 0 END) AS returned_fees,
+	SUM(CASE WHEN s.kind = 'adjustment' THEN s.amount ELSE 0 END) AS adjustments,
+	SUM(CASE WHEN s.kind = 'payment' THEN s.amount - s.fee WHEN s.kind = 'refund' THEN s.fee - s.amount
+		ELSE s.amount END) AS net,
+	MAX(CASE WHEN s.kind = 'payment' THEN s.amount ELSE 0 END) AS max_amount`
 
-// pass settles one source: it adds the source's sums to the lines, then links its rows to the
-// lines as items, and returns how many items it wrote.
-func (r *runSQL) pass(ctx context.Context, tx settlementTx, source string, args []any) (int64, error) {
-	day := r.p.Day.String()
-	lines := `INSERT INTO settlement_lines (batch_id, day, merchant_id, currency, mode, channel, item_count, payment_count,
-		refund_count, adjustment_count, gross, refunds, fees, returned_fees, adjustments, net, bps, max_amount)
-		SELECT s.batch_id, CAST(? AS TEXT), s.merchant_id, s.currency, s.mode, s.channel, ` + lineSums + `
-		FROM (` + source + `) s WHERE TRUE
-		GROUP BY s.batch_id, s.merchant_id, s.currency, s.mode, s.channel
-		ON CONFLICT (batch_id, channel) DO UPDATE SET
-			item_count = settlement_lines.item_count + excluded.item_count,
-			payment_count = settlement_lines.payment_count + excluded.payment_count,
-			refund_count = settlement_lines.refund_count + excluded.refund_count,
-			adjustment_count = settlement_lines.adjustment_count + excluded.adjustment_count,
-			gross = settlement_lines.gross + excluded.gross,
-			refunds = settlement_lines.refunds + excluded.refunds,
-			fees = settlement_lines.fees + excluded.fees,
-			returned_fees = settlement_lines.returned_fees + excluded.returned_fees,
-			adjustments = settlement_lines.adjustments + excluded.adjustments,
-			net = settlement_lines.net + excluded.net,
-			bps = CASE WHEN excluded.bps > settlement_lines.bps THEN excluded.bps ELSE settlement_lines.bps END,
+// upsertLines is the statement that adds sums (rows of lineSums, aliased x) to the day's lines,
+// making the lines it does not find: their batch, merchant, currency, channel and mode are
+// read back from the line id.
+func (r *runSQL) upsertLines(sums string) (string, []any) {
+	batch := `'stl_` + r.p.Day.Compact() + `_' || m.id || '_' || lower(y.currency) ||
+		CASE WHEN y.mode = 'test' THEN '_test' ELSE '' END`
+	var lineRate strings.Builder
+	lineRate.WriteString("CASE y.channel")
+	for _, ch := range gateway.Channels {
+		fmt.Fprintf(&lineRate, " WHEN '%s' THEN m.%s", ch, rateColumn(ch))
+	}
+	fmt.Fprintf(&lineRate, " ELSE %d END", r.p.DefaultRate)
+	add := func(col string) string { return col + ` = settlement_lines.` + col + ` + excluded.` + col }
+	return `INSERT INTO settlement_lines (id, batch_id, day, merchant_id, currency, mode, channel, item_count,
+		payment_count, refund_count, adjustment_count, gross, refunds, fees, returned_fees, adjustments, net, bps, max_amount)
+		SELECT y.line_id, ` + batch + `, CAST(? AS TEXT), m.id, y.currency, y.mode, y.channel, y.item_count, y.payment_count,
+		y.refund_count, y.adjustment_count, y.gross, y.refunds, y.fees, y.returned_fees, y.adjustments, y.net, ` + lineRate.String() + `,
+		y.max_amount
+		FROM (SELECT x.*, (x.line_id - ?) / ? AS n,
+			` + decodeOf("(x.line_id % 100000) / 100", lineCurrencies) + ` AS currency,
+			` + decodeOf("(x.line_id % 100) / 10", lineChannels) + ` AS channel,
+			CASE WHEN x.line_id % 10 = 1 THEN 'test' ELSE 'live' END AS mode
+			FROM (` + sums + `) x) y
+		JOIN settle_merchants m ON m.n = y.n WHERE TRUE
+		ON CONFLICT (id) DO UPDATE SET ` + strings.Join([]string{add("item_count"), add("payment_count"), add("refund_count"),
+		add("adjustment_count"), add("gross"), add("refunds"), add("fees"), add("returned_fees"), add("adjustments"), add("net")}, ", ") + `,
 			max_amount = CASE WHEN excluded.max_amount > settlement_lines.max_amount THEN excluded.max_amount
-				ELSE settlement_lines.max_amount END`
-	if _, err := tx.exec(ctx, lines, append([]any{day}, args...)...); err != nil {
-		return 0, fmt.Errorf("settlement lines: %w", err)
+				ELSE settlement_lines.max_amount END`, []any{r.p.Day.String(), r.dayBase, merchantFactor}
+}
+
+// items runs the statements that write the day's items and sums them into lines, and returns
+// how many items were written. On SQLite the lines are summed from the day's items at the end.
+// On PostgreSQL each statement sums its own rows as it writes them (INSERT ... RETURNING in a
+// WITH), which saves reading a day's items back, and checks that each sum found its line.
+func (r *runSQL) items(ctx context.Context, tx settlementTx) (int64, error) {
+	passes := []struct {
+		name string
+		sql  func() (string, []any)
+	}{{"payments", r.paymentItems}, {"refunds", r.refundItems}, {"adjustments", r.adjustmentItems}}
+	var total int64
+	for _, pass := range passes {
+		t0 := time.Now()
+		q, args := pass.sql()
+		if r.db.dialect != Postgres {
+			n, err := tx.once(ctx, q, args...)
+			if err != nil {
+				return 0, fmt.Errorf("settle %s: %w", pass.name, err)
+			}
+			total += n
+			r.trace(pass.name, t0)
+			continue
+		}
+		up, upArgs := r.upsertLines(lineSums + ` FROM ins s GROUP BY s.line_id`)
+		var res struct {
+			Items  int64 `db:"items"`
+			Lines  int64 `db:"lines"`
+			Upsert int64 `db:"upserted"`
+		}
+		err := tx.onceGet(ctx, &res, `WITH ins AS (`+q+` RETURNING line_id, kind, amount, fee),
+			up AS (`+up+` RETURNING 1)
+			SELECT (SELECT COUNT(*) FROM ins) AS items, (SELECT COUNT(DISTINCT line_id) FROM ins) AS lines,
+			(SELECT COUNT(*) FROM up) AS upserted`, append(append([]any{}, args...), upArgs...)...)
+		if err != nil {
+			return 0, fmt.Errorf("settle %s: %w", pass.name, err)
+		}
+		if res.Lines != res.Upsert {
+			return 0, qrpay.Errorf(qrpay.EINTERNAL, "Settlement of %s: %d lines of %s found %d rows.", r.p.Day, res.Lines, pass.name, res.Upsert)
+		}
+		total += res.Items
+		r.trace(pass.name, t0)
 	}
-	items := `INSERT INTO settlement_items (object_id, line_id, kind, amount, fee)
-		SELECT s.object_id, l.id, s.kind, s.amount, s.fee FROM (` + source + `) s
-		JOIN settlement_lines l ON l.batch_id = s.batch_id AND l.channel = s.channel`
-	n, err := tx.exec(ctx, items, args...)
-	if err != nil {
-		return 0, fmt.Errorf("settlement items: %w", err)
+	if r.db.dialect != Postgres {
+		t0 := time.Now()
+		up, upArgs := r.upsertLines(lineSums + ` FROM settlement_items s WHERE s.line_id >= ? AND s.line_id < ? GROUP BY s.line_id`)
+		if _, err := tx.once(ctx, up, append(upArgs, r.dayBase, r.dayBase+dayFactor)...); err != nil {
+			return 0, fmt.Errorf("settlement lines: %w", err)
+		}
+		r.trace("lines", t0)
 	}
-	return n, nil
+	return total, nil
+}
+
+// trace logs how long a step of the run took, at debug level.
+func (r *runSQL) trace(what string, t0 time.Time) {
+	r.db.log.Debug("settlement step", "day", r.p.Day.String(), "step", what, "took", time.Since(t0))
 }
 
 // holdFlagged opens an amount_mismatch break for each unsettled payment the gateway flagged
@@ -203,7 +350,7 @@ func (r *runSQL) holdFlagged(ctx context.Context, tx settlementTx) (int64, error
 		cond = `p.paid_at >= ? AND p.paid_at < ?`
 		args = []any{r.p.Day.String(), tx.now, utc(r.p.StragglersFrom), utc(r.p.End)}
 	}
-	return tx.exec(ctx, `INSERT INTO settlement_breaks (id, kind, ref, provider, account, day, merchant_id, payment_id,
+	return tx.once(ctx, `INSERT INTO settlement_breaks (id, kind, ref, provider, account, day, merchant_id, payment_id,
 		provider_trade_no, line_type, mode, currency, channel, our_amount, their_amount, our_status, their_status, hold, status,
 		note, created_at)
 		SELECT `+r.db.randomID("brk", "p.id")+`, 'amount_mismatch', p.id, p.channel, p.channel_account, CAST(? AS TEXT),
@@ -224,29 +371,29 @@ func (tx settlementTx) Settle(ctx context.Context, p settlement.SettleParams) (s
 		return st, fmt.Errorf("hold flagged payments: %w", err)
 	}
 	st.Held = held
-	sources := []func() (string, []any){r.paymentSource, r.refundSource, r.adjustmentSource}
-	for _, src := range sources {
-		q, args := src()
-		n, err := r.pass(ctx, tx, q, args)
-		if err != nil {
-			return st, err
-		}
-		st.Items += n
-		var counted int64
-		if err := tx.get(ctx, &counted, `SELECT COALESCE(SUM(item_count), 0) FROM settlement_lines WHERE day = ?`, p.Day.String()); err != nil {
-			return st, translate(err)
-		}
-		if counted != st.Items {
-			return st, qrpay.Errorf(qrpay.EINTERNAL, "Settlement of %s: the lines count %d items but %d were linked.", p.Day, counted, st.Items)
-		}
+	if err := r.merchants(ctx, tx); err != nil {
+		return st, fmt.Errorf("settlement merchants: %w", err)
 	}
-	if err := tx.get(ctx, &st.MaxAmount, `SELECT COALESCE(MAX(max_amount), 0) FROM settlement_lines WHERE day = ?`, p.Day.String()); err != nil {
+	if st.Items, err = r.items(ctx, tx); err != nil {
+		return st, err
+	}
+	var sums struct {
+		Items int64 `db:"items"`
+		Max   int64 `db:"max_amount"`
+	}
+	if err := tx.onceGet(ctx, &sums, `SELECT COALESCE(SUM(item_count), 0) AS items, COALESCE(MAX(max_amount), 0) AS max_amount
+		FROM settlement_lines WHERE day = ?`, p.Day.String()); err != nil {
 		return st, translate(err)
 	}
+	if sums.Items != st.Items {
+		return st, qrpay.Errorf(qrpay.EINTERNAL, "Settlement of %s: the lines count %d items but %d were written.", p.Day, sums.Items, st.Items)
+	}
+	st.MaxAmount = sums.Max
 	if err := r.batches(ctx, tx); err != nil {
 		return st, err
 	}
-	return st, nil
+	_, err = tx.once(ctx, `DROP TABLE settle_merchants`)
+	return st, err
 }
 
 // batches sums the day's lines into batches, carrying in the previous batch's debt, and sets
@@ -276,12 +423,20 @@ func (r *runSQL) batches(ctx context.Context, tx settlementTx) error {
 				AND pb.currency = l.currency AND pb.mode = l.mode AND pb.day < ? ORDER BY pb.day DESC LIMIT 1), 0) AS carried_in
 			FROM settlement_lines l JOIN merchants m ON m.id = l.merchant_id
 			WHERE l.day = ? GROUP BY l.batch_id, l.merchant_id, l.currency, l.mode, m.settlement_cycle) x`
-	_, err := tx.exec(ctx, q, day, r.p.PayoutDates[settlement.CycleT0].String(), r.p.PayoutDates[settlement.CycleD1].String(),
+	_, err := tx.once(ctx, q, day, r.p.PayoutDates[settlement.CycleT0].String(), r.p.PayoutDates[settlement.CycleD1].String(),
 		r.p.PayoutDates[settlement.CycleT1].String(), tx.now, day, day)
 	if err != nil {
 		return fmt.Errorf("settlement batches: %w", err)
 	}
 	return nil
+}
+
+// randomID is a SQL expression for a new id with the prefix, for rows made set-based.
+func (db *DB) randomID(prefix, salt string) string {
+	if db.dialect == Postgres {
+		return `'` + prefix + `_' || substr(md5(random()::text || clock_timestamp()::text || ` + salt + `), 1, 21)`
+	}
+	return `'` + prefix + `_' || lower(hex(randomblob(11)))`
 }
 
 // timeParam is a placeholder for a time in a SELECT list, where PostgreSQL cannot infer the

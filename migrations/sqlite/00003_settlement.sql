@@ -51,8 +51,9 @@ CREATE INDEX settlement_batches_merchant ON settlement_batches (merchant_id, day
 CREATE INDEX settlement_batches_carry ON settlement_batches (merchant_id, currency, mode, day);
 CREATE INDEX settlement_batches_payout ON settlement_batches (payout_date, id) WHERE status = 'pending';
 
--- One line per channel of a batch. Lines are made before their batch in a run, hence the
--- deferred reference.
+-- One line per channel of a batch. A line's id is computed by the run from the day, the
+-- merchant's number in the run, the currency, the channel and the mode (so that items can be
+-- written before their lines); lines are made before their batch, hence the deferred reference.
 CREATE TABLE settlement_lines (
     id               INTEGER PRIMARY KEY,
     batch_id         TEXT NOT NULL REFERENCES settlement_batches (id) DEFERRABLE INITIALLY DEFERRED,
