@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (s *Service) CreatePayment(ctx context.Context, c Caller, r CreatePaymentRe
 		if err := s.validateCreate(&r); err != nil {
 			return nil, err
 		}
-		m, err := s.Store.FindMerchant(ctx, c.MerchantID)
+		m, bindings, err := s.merchantInfo(ctx, c.MerchantID)
 		if err != nil {
 			return nil, err
 		}
@@ -147,10 +148,6 @@ func (s *Service) CreatePayment(ctx context.Context, c Caller, r CreatePaymentRe
 			if err != nil {
 				return nil, err
 			}
-		}
-		bindings, err := s.Store.FindBindings(ctx, c.MerchantID)
-		if err != nil {
-			return nil, err
 		}
 		route, err := s.Router.Route(RouteRequest{Mode: c.Mode, Channel: r.Channel, AuthCode: r.AuthCode, Bindings: bindings})
 		if err != nil {
@@ -239,8 +236,16 @@ func (s *Service) createQR(ctx context.Context, c Caller, p *Payment, route Rout
 	// The sweeper looks at the payment again when it expires.
 	next := p.ExpiresAt
 	p.NextCheckAt = &next
+	// Everything that needs no database is done before the transaction, which holds the
+	// database's writer: the object is rendered once, for the event and the response.
+	p.CreatedAt = s.Clock.Now()
+	p.UpdatedAt = p.CreatedAt
+	body, err := json.Marshal(p.Object(s.PublicURL))
+	if err != nil {
+		return nil, err
+	}
 	var res *Result
-	err := s.Store.InTx(ctx, func(tx Tx) error {
+	err = s.Store.InTx(ctx, func(tx Tx) error {
 		if err := s.useNonce(ctx, tx, c); err != nil {
 			return err
 		}
@@ -257,10 +262,10 @@ func (s *Service) createQR(ctx context.Context, c Caller, p *Payment, route Rout
 		if err := s.record(ctx, tx, calls...); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, p.MerchantID, EventPaymentCreated, "payment", p.ID, p.Object(s.PublicURL)); err != nil {
+		if err := s.emitJSON(ctx, tx, p.MerchantID, EventPaymentCreated, "payment", p.ID, body); err != nil {
 			return err
 		}
-		res, err = s.finish(ctx, tx, c, http.StatusCreated, p.Object(s.PublicURL))
+		res, err = s.finishJSON(ctx, tx, c, http.StatusCreated, body)
 		return err
 	})
 	if err != nil {

@@ -49,6 +49,8 @@ type Scanner struct {
 	// AcquirerIIN identifies qrpay's own EMV codes (tag 15 starts with it).
 	AcquirerIIN string
 	Clock       qrpay.Clock
+	// CodePayment recognises provider codes that carry the payment id (the mock provider's).
+	CodePayment func(text string) (paymentID string, ok bool)
 }
 
 func yes() *bool { b := true; return &b }
@@ -92,11 +94,12 @@ func (sc *Scanner) Classify(ctx context.Context, text, viewerMerchant string) Sc
 		return sc.emv(ctx, text, viewerMerchant, res, clock.Now())
 	}
 	if u, err := url.Parse(text); err == nil && (u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "weixin" || u.Scheme == "alipays") {
-		if i := strings.Index(text, "/mockpay/c/"); i >= 0 && sc.Store != nil {
-			tradeNo := strings.Trim(text[i+len("/mockpay/c/"):], "/")
-			ps, _, err := sc.Store.FindPayments(ctx, PaymentFilter{Search: tradeNo, Limit: 1})
-			if err == nil && len(ps) == 1 {
-				return sc.dynamic(ps[0], viewerMerchant, res, clock.Now())
+		if sc.CodePayment != nil && sc.Store != nil {
+			if id, ok := sc.CodePayment(text); ok {
+				// Genuine only if it is the very code qrpay issued for that payment.
+				if p, err := sc.Store.FindPayment(ctx, "", id); err == nil && p.QRPayload == text {
+					return sc.dynamic(p, viewerMerchant, res, clock.Now())
+				}
 			}
 		}
 		res.Kind = ScanURL

@@ -72,7 +72,9 @@ func (c *Config) defaults() {
 		c.Zone = time.UTC
 	}
 	if c.WebhookClient == nil {
-		c.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 32
+		c.WebhookClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 }
@@ -107,8 +109,41 @@ type Service struct {
 	Metrics Metrics
 	Config
 
-	once     sync.Once
-	inflight sync.Map // idempotency keys being answered by this process
+	once      sync.Once
+	inflight  sync.Map // idempotency keys being answered by this process
+	merchants sync.Map // merchant id -> *cachedMerchant
+}
+
+// cachedMerchant is what a payment needs to know of its merchant before asking a provider, kept
+// for merchantTTL. Nothing depends on it being current: the merchant's status is read again
+// inside every payment's transaction, so a freeze stops payments at once on every node.
+type cachedMerchant struct {
+	m        *merchant.Merchant
+	bindings []merchant.Binding
+	at       time.Time
+}
+
+// merchantTTL bounds how stale a cached merchant's names and bindings may be.
+const merchantTTL = 5 * time.Second
+
+// merchantInfo returns a merchant and its bindings, cached for merchantTTL.
+func (s *Service) merchantInfo(ctx context.Context, id string) (*merchant.Merchant, []merchant.Binding, error) {
+	if v, ok := s.merchants.Load(id); ok {
+		cm := v.(*cachedMerchant)
+		if time.Since(cm.at) < merchantTTL {
+			return cm.m, cm.bindings, nil
+		}
+	}
+	m, err := s.Store.FindMerchant(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	bindings, err := s.Store.FindBindings(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.merchants.Store(id, &cachedMerchant{m: m, bindings: bindings, at: time.Now()})
+	return m, bindings, nil
 }
 
 func (s *Service) init() {
@@ -249,6 +284,11 @@ func (s *Service) finish(ctx context.Context, tx Tx, c Caller, status int, obj a
 	if err != nil {
 		return nil, err
 	}
+	return s.finishJSON(ctx, tx, c, status, body)
+}
+
+// finishJSON is finish with the body already rendered.
+func (s *Service) finishJSON(ctx context.Context, tx Tx, c Caller, status int, body []byte) (*Result, error) {
 	if c.IdempotencyKey != "" {
 		err := tx.FinishIdempotency(ctx, &IdempotencyRecord{KeyID: c.KeyID, Key: c.IdempotencyKey,
 			RequestHash: c.RequestHash, Status: "done", ResponseStatus: status, ResponseBody: body,
@@ -310,6 +350,11 @@ func (s *Service) emit(ctx context.Context, tx Tx, merchantID, eventType, object
 	if err != nil {
 		return err
 	}
+	return s.emitJSON(ctx, tx, merchantID, eventType, objectType, objectID, data)
+}
+
+// emitJSON is emit with the object already rendered (outside the transaction, on the hot path).
+func (s *Service) emitJSON(ctx context.Context, tx Tx, merchantID, eventType, objectType, objectID string, data []byte) error {
 	e := &Event{ID: qrpay.NewID("evt", tx.Now()), MerchantID: merchantID, Type: eventType, ObjectType: objectType,
 		ObjectID: objectID, Data: data}
 	if err := tx.InsertEvent(ctx, e); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/qrpay/qrpay"
@@ -40,6 +41,7 @@ type Service struct {
 	KeyOverlap time.Duration
 
 	signerCache
+	secrets sync.Map // sealed API key secret -> its plaintext
 }
 
 func (s *Service) now() time.Time {
@@ -204,10 +206,17 @@ func (s *Service) APIKey(ctx context.Context, id string) (*APIKey, error) {
 	if !k.Usable(s.now()) {
 		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "This API key is revoked or expired.")
 	}
+	// The row is read every time, so that a revocation stops the key at once on every node;
+	// only the decryption of an unchanged sealed secret is remembered.
+	if v, ok := s.secrets.Load(k.SecretSealed); ok {
+		k.Secret = v.(string)
+		return k, nil
+	}
 	k.Secret, err = s.Sealer.Open(k.SecretSealed, ad("api_key", k.ID, "secret"))
 	if err != nil {
 		return nil, fmt.Errorf("open api key %s: %w", k.ID, err)
 	}
+	s.secrets.Store(k.SecretSealed, k.Secret)
 	return k, nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -69,6 +71,12 @@ type DB struct {
 	log     *slog.Logger
 	dsn     string
 
+	stopCheckpoint func()
+
+	stmts     sync.Map // stmtKey -> *sqlx.Stmt
+	nstmts    atomic.Int64
+	preparing sync.Map // stmtKey being prepared in the background
+
 	river      *river.Client[*sql.Tx]
 	workers    *river.Workers
 	hasWorkers bool
@@ -110,7 +118,10 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
 		path := filepath.Join(c.DataDir, "qrpay.db")
-		w, err := sqlx.Open("sqlite", "file:"+path+"?"+sqlitePragmas+"&_txlock=immediate")
+		// The writer never checkpoints: a checkpoint inside a commit copies the log into the
+		// database and syncs it, the slowest thing a request could wait for. A connection of its
+		// own does it in the background instead (see checkpoint).
+		w, err := sqlx.Open("sqlite", "file:"+path+"?"+sqlitePragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -134,6 +145,10 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
 		db.dialect, db.w, db.r, db.dsn = SQLite, w, r, path
+		if err := db.startCheckpointer(path); err != nil {
+			db.Close()
+			return nil, err
+		}
 	default:
 		return nil, qrpay.Invalid("database-url", "The database URL must start with postgres://; leave it empty for the embedded database.")
 	}
@@ -142,6 +157,46 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 		return nil, fmt.Errorf("connect to the %s database: %w", db.dialect, err)
 	}
 	return db, nil
+}
+
+// checkpointEvery is how often the background connection folds the write-ahead log into the
+// database file.
+const checkpointEvery = 500 * time.Millisecond
+
+// startCheckpointer opens a connection of its own that checkpoints the write-ahead log in the
+// background (PASSIVE: it never blocks the writer or the readers), and a TRUNCATE one when the
+// log has grown past 64 MiB, so it cannot grow without bound while readers pin old frames.
+func (db *DB) startCheckpointer(path string) error {
+	cp, err := sqlx.Open("sqlite", "file:"+path+"?"+sqlitePragmas)
+	if err != nil {
+		return fmt.Errorf("open sqlite checkpointer: %w", err)
+	}
+	cp.SetMaxOpenConns(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cp.Close()
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				cp.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+				return
+			case <-t.C:
+			}
+			mode := "PASSIVE"
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 64<<20 {
+				mode = "TRUNCATE"
+			}
+			if _, err := cp.ExecContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`); err != nil && ctx.Err() == nil {
+				db.log.Warn("sqlite checkpoint", "err", err)
+			}
+		}
+	}()
+	db.stopCheckpoint = func() { cancel(); <-done }
+	return nil
 }
 
 // postgresDSN makes every session UTC (lib/pq returns timestamps in the session zone) and
@@ -168,6 +223,10 @@ func (db *DB) Clock() qrpay.Clock { return db.clock }
 
 // Close stops nothing that is running (call StopJobs first) and closes the pools.
 func (db *DB) Close() error {
+	if db.stopCheckpoint != nil {
+		db.stopCheckpoint()
+	}
+	db.closeStmts()
 	var err error
 	if db.r != nil && db.r != db.w {
 		err = db.r.Close()

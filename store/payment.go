@@ -71,7 +71,9 @@ func (r *paymentRow) payment() *gateway.Payment {
 
 // InsertPayment implements gateway.Tx.
 func (tx gatewayTx) InsertPayment(ctx context.Context, p *gateway.Payment) error {
-	p.CreatedAt, p.UpdatedAt = tx.now, tx.now
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt, p.UpdatedAt = tx.now, tx.now
+	}
 	_, err := tx.exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
 		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.MerchantID, p.StoreID, p.TerminalID, p.StickerID, p.MerchantOrderNo, p.Amount, string(p.Currency),

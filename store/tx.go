@@ -160,17 +160,98 @@ func (db *DB) forUpdate() string {
 	return ""
 }
 
+// Statements are prepared once per pool (and, by database/sql, once per connection) and reused:
+// SQLite and PostgreSQL then skip parsing and planning on every request, which the hot path
+// feels. Dynamic queries (list filters) are cached too, up to maxStmts distinct texts.
+const maxStmts = 512
+
+// stmtKey identifies a prepared statement: the pool and the rebound text.
+type stmtKey struct {
+	pool  *sqlx.DB
+	query string
+}
+
+// stmt returns the prepared statement of query on pool, or nil when the cache is full.
+func (db *DB) stmt(ctx context.Context, pool *sqlx.DB, query string) (*sqlx.Stmt, error) {
+	key := stmtKey{pool, query}
+	if st, ok := db.stmts.Load(key); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	if db.nstmts.Load() >= maxStmts {
+		return nil, nil
+	}
+	// Prepared with a context of its own: the statement outlives the request that made it.
+	st, err := pool.PreparexContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	db.nstmts.Add(1)
+	return st, nil
+}
+
+// closeStmts closes the prepared statements.
+func (db *DB) closeStmts() {
+	db.stmts.Range(func(k, v any) bool {
+		v.(*sqlx.Stmt).Close()
+		db.stmts.Delete(k)
+		return true
+	})
+}
+
+// txStmt is the statement of query inside the transaction, or nil to run it unprepared. A
+// transaction never prepares on the pool itself: on SQLite it holds the pool's only writer
+// connection, and on PostgreSQL every connection may be in a transaction that waits the same
+// way. So a statement first seen in a transaction runs unprepared while a goroutine prepares it
+// for the next time, once a connection is free.
+func (tx *Tx) txStmt(ctx context.Context, query string) *sqlx.Stmt {
+	key := stmtKey{tx.db.w, query}
+	if st, ok := tx.db.stmts.Load(key); ok {
+		return tx.tx.StmtxContext(ctx, st.(*sqlx.Stmt))
+	}
+	if tx.db.nstmts.Load() < maxStmts {
+		if _, busy := tx.db.preparing.LoadOrStore(key, true); !busy {
+			go func() {
+				defer tx.db.preparing.Delete(key)
+				pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				tx.db.stmt(pctx, tx.db.w, query)
+			}()
+		}
+	}
+	return nil
+}
+
 // get, sel and exec run a query in the transaction, rebinding its placeholders.
 func (tx *Tx) get(ctx context.Context, dest any, query string, args ...any) error {
-	return tx.tx.GetContext(ctx, dest, tx.db.q(query), args...)
+	q := tx.db.q(query)
+	if st := tx.txStmt(ctx, q); st != nil {
+		return st.GetContext(ctx, dest, args...)
+	}
+	return tx.tx.GetContext(ctx, dest, q, args...)
 }
 
 func (tx *Tx) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return translate(tx.tx.SelectContext(ctx, dest, tx.db.q(query), args...))
+	q := tx.db.q(query)
+	if st := tx.txStmt(ctx, q); st != nil {
+		return translate(st.SelectContext(ctx, dest, args...))
+	}
+	return translate(tx.tx.SelectContext(ctx, dest, q, args...))
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := tx.tx.ExecContext(ctx, tx.db.q(query), args...)
+	q := tx.db.q(query)
+	st := tx.txStmt(ctx, q)
+	var res sql.Result
+	var err error
+	if st == nil {
+		res, err = tx.tx.ExecContext(ctx, q, args...)
+	} else {
+		res, err = st.ExecContext(ctx, args...)
+	}
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -179,11 +260,27 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (int64, error
 
 // get and sel on the reader pool.
 func (db *DB) get(ctx context.Context, dest any, query string, args ...any) error {
-	return db.r.GetContext(ctx, dest, db.q(query), args...)
+	q := db.q(query)
+	st, err := db.stmt(ctx, db.r, q)
+	if err != nil {
+		return translate(err)
+	}
+	if st == nil {
+		return db.r.GetContext(ctx, dest, q, args...)
+	}
+	return st.GetContext(ctx, dest, args...)
 }
 
 func (db *DB) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return translate(db.r.SelectContext(ctx, dest, db.q(query), args...))
+	q := db.q(query)
+	st, err := db.stmt(ctx, db.r, q)
+	if err != nil {
+		return translate(err)
+	}
+	if st == nil {
+		return translate(db.r.SelectContext(ctx, dest, q, args...))
+	}
+	return translate(st.SelectContext(ctx, dest, args...))
 }
 
 // utc normalises a time for storage: UTC, microseconds (what PostgreSQL keeps), so values

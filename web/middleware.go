@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -67,10 +68,18 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 			return nil
 		}
-		s.Log.LogAttrs(c.Request().Context(), levelFor(status), "request",
+		path := c.Request().URL.Path
+		if strings.HasPrefix(route, "/apply/status/") || strings.HasPrefix(route, "/p/") {
+			path = route // the path carries a credential (a status link, a sticker token)
+		}
+		level := levelFor(status)
+		if strings.HasPrefix(route, "/mockpay/api/") && level == slog.LevelInfo {
+			level = slog.LevelDebug // the mock provider's own traffic echoes the gateway's
+		}
+		s.Log.LogAttrs(c.Request().Context(), level, "request",
 			slogString("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			slogString("method", c.Request().Method), slogString("route", route),
-			slogString("path", c.Request().URL.Path), slogInt("status", status),
+			slogString("path", path), slogInt("status", status),
 			slogInt("bytes", int(c.Response().Size)), slogDuration("duration", d),
 			slogString("remote", c.RealIP()))
 		return nil

@@ -247,7 +247,6 @@ func validFormToken(c echo.Context, want string) bool {
 }
 
 type confirmData struct {
-	TradeNo  string
 	Subject  string
 	Amount   int64
 	Currency qrpay.Currency
@@ -258,21 +257,21 @@ type confirmData struct {
 // handleMockConfirmPage is the mock provider's own cashier: what a customer's wallet shows when
 // it opens one of the provider's codes (the sticker cashier sends customers here in test mode).
 func (s *Server) handleMockConfirmPage(c echo.Context) error {
-	t, err := s.Mock.CodeTrade(c.Request().Context(), c.Param("trade"))
+	info, err := s.Mock.Code(c.Request().Context(), c.Param("trade"))
 	if err != nil {
 		return err
 	}
-	d := confirmData{TradeNo: t.TradeNo, Subject: t.Subject, Amount: t.Amount, Currency: qrpay.Currency(t.Currency), Status: t.Status}
+	d := confirmData{Subject: info.Subject, Amount: info.Amount, Currency: qrpay.Currency(info.Currency), Status: info.Status}
 	return s.render(c, http.StatusOK, "confirm", s.newView(c, "confirm.title", &d))
 }
 
 func (s *Server) handleMockConfirm(c echo.Context) error {
 	ctx := c.Request().Context()
-	t, err := s.Mock.CodeTrade(ctx, c.Param("trade"))
+	info, err := s.Mock.Code(ctx, c.Param("trade"))
 	if err != nil {
 		return err
 	}
-	d := confirmData{TradeNo: t.TradeNo, Subject: t.Subject, Amount: t.Amount, Currency: qrpay.Currency(t.Currency), Status: t.Status}
+	d := confirmData{Subject: info.Subject, Amount: info.Amount, Currency: qrpay.Currency(info.Currency), Status: info.Status}
 	v := s.newView(c, "confirm.title", &d)
 	if ck, err := c.Cookie(anonCookie); err != nil || !validFormToken(c, ck.Value) {
 		return &qrpay.Error{Code: qrpay.EFORBIDDEN, Message: v.T("error.csrf")}
@@ -281,7 +280,7 @@ func (s *Server) handleMockConfirm(c echo.Context) error {
 	if payer == "" {
 		payer = "customer-" + qrpay.RandomToken(4)
 	}
-	res, err := s.Mock.PayCode(ctx, t.TradeNo, payer)
+	res, err := s.Mock.PayCode(ctx, info.Token, payer)
 	if err != nil {
 		v.Error = qrpay.ErrorMessage(err)
 		return s.render(c, StatusOf(err), "confirm", v)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/qrpay/qrpay"
 	"github.com/qrpay/qrpay/gateway"
+	"github.com/qrpay/qrpay/gateway/mockpay"
 	"github.com/qrpay/qrpay/qr"
 )
 
@@ -170,7 +171,7 @@ func (s *Server) scanText(c echo.Context, body []byte) (string, error) {
 // scanner builds the classifier with this server's lookups.
 func (s *Server) scanner() *gateway.Scanner {
 	return &gateway.Scanner{PublicURL: s.PublicURL, Router: s.Gateway.Router, Signer: s.Merchants.StickerSigner,
-		Store: s.Gateway.Store, AcquirerIIN: s.AcquirerIIN, Clock: s.Clock}
+		Store: s.Gateway.Store, AcquirerIIN: s.AcquirerIIN, Clock: s.Clock, CodePayment: mockpay.CodePaymentID}
 }
 
 // demoReceiver keeps the last webhooks the demo merchant's endpoint received, for its page.

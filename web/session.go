@@ -118,6 +118,10 @@ func (s *Server) requireUser(roles ...string) echo.MiddlewareFunc {
 			if sess.Stage == "totp" {
 				return c.Redirect(http.StatusSeeOther, "/login/totp")
 			}
+			// A password an operator handed over must be replaced before anything else.
+			if sess.User.MustChangePassword && c.Request().URL.Path != "/settings/password" {
+				return c.Redirect(http.StatusSeeOther, "/settings/password")
+			}
 			if len(roles) == 0 {
 				return next(c)
 			}

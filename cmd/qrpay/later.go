@@ -16,7 +16,3 @@ func runSettle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return qrpay.Errorf(qrpay.EINVALIDSTATE, "reconcile is not supported yet")
 }
-
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return qrpay.Errorf(qrpay.EINVALIDSTATE, "bench is not supported yet")
-}

@@ -7,7 +7,7 @@
 //	qrpay settle    --date YYYY-MM-DD [--as-of RFC3339]
 //	qrpay reconcile --date YYYY-MM-DD [--provider NAME] [--file STATEMENT]
 //	qrpay qr        parse | render | decode | classify
-//	qrpay keys      rotate
+//	qrpay keys      generate | rotate
 //	qrpay bench     [--target URL] [--duration] [--connections] [--mix] [--json]
 //
 // Every flag can also be set with QRPAY_<FLAG> in the environment (QRPAY_DATABASE_URL, ...).
@@ -48,7 +48,7 @@ Usage:
   qrpay settle    --date YYYY-MM-DD [--as-of RFC3339] [--data-dir DIR | --database-url URL]
   qrpay reconcile --date YYYY-MM-DD [--provider NAME] [--file STATEMENT]
   qrpay qr parse PAYLOAD | render [--size 256] [--format png|svg] --out FILE PAYLOAD | decode FILE | classify TEXT
-  qrpay keys rotate [--data-dir DIR | --database-url URL]
+  qrpay keys generate [--write --data-dir DIR] | rotate [--data-dir DIR | --database-url URL] [--json]
   qrpay bench     [--target URL] [--duration 30s] [--connections 32] [--mix create=1] [--json]
 
 Every flag also reads QRPAY_<FLAG> from the environment. Run "qrpay <command> -h" for its flags.

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +45,7 @@ type serveFlags struct {
 	readTimeout   time.Duration
 	writeTimeout  time.Duration
 	maxConns      int
+	debugAddr     string
 }
 
 func (f *serveFlags) register(fs interface {
@@ -66,10 +69,11 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.acquirerIIN, "acquirer-iin", "20310418", "this acquirer's IIN in EMV tag 15, to recognise its own codes")
 	fs.DurationVar(&f.shutdownWait, "shutdown-wait", 30*time.Second, "how long a shutdown waits for requests and jobs in flight")
 	fs.DurationVar(&f.sweepEvery, "sweep-every", 2*time.Second, "how often due payments are swept (expiry, polling, reversal)")
-	fs.Float64Var(&f.rateLimit, "rate-limit", 500, "requests per second per API key (burst twice that)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 2000, "requests per second per API key (burst twice that)")
 	fs.DurationVar(&f.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request")
 	fs.DurationVar(&f.writeTimeout, "write-timeout", 60*time.Second, "longest time to write a response")
 	fs.IntVar(&f.maxConns, "db-max-conns", 0, "database pool size (PostgreSQL default 16; SQLite readers default 4)")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
 }
 
 // serveHooks lets tests in this package see the app a serve on an address wired (by address).
@@ -137,6 +141,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mockDone := make(chan struct{})
 	go func() { a.mock.Run(mockCtx); close(mockDone) }()
 
+	if f.debugAddr != "" {
+		go func() {
+			dbg := &http.Server{Addr: f.debugAddr, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
+			if err := dbg.ListenAndServe(); err != nil {
+				log.Warn("debug server", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("qrpay serving", "addr", ln.Addr().String(), "public_url", f.publicURL, "database", a.db.Dialect())
@@ -163,6 +175,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// pprofMux serves Go's profiler.
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // hostPort is the address a listener can be reached at on this machine.
@@ -201,7 +224,8 @@ func wire(ctx context.Context, f *serveFlags, ln net.Listener, log *slog.Logger)
 		return fail(err)
 	}
 	a := &app{db: db, log: log}
-	a.merchants = &merchant.Service{Store: db.Merchants(), Sealer: sealer, Zone: zone}
+	a.merchants = &merchant.Service{Store: db.Merchants(), Sealer: sealer, Zone: zone,
+		DocumentsDir: filepath.Join(f.dataDir, "documents")}
 	mockSecret, err := a.merchants.SigningKey(ctx, "mockpay")
 	if err != nil {
 		return fail(err)

@@ -140,7 +140,11 @@ func New(c Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: c, client: c.HTTPClient, clock: c.Clock, timeout: c.Timeout}
 	if p.client == nil {
-		p.client = &http.Client{}
+		// A busy gateway keeps many calls to its provider in flight: keep their connections
+		// open (the default transport keeps two per host).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 128, 64
+		p.client = &http.Client{Transport: tr}
 	}
 	if p.clock == nil {
 		p.clock = qrpay.SystemClock{}

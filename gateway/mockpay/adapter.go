@@ -34,7 +34,11 @@ func NewProvider(baseURL string, secret []byte, timeout time.Duration, clock qrp
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &Provider{BaseURL: strings.TrimRight(baseURL, "/"), Secret: secret, Client: &http.Client{Timeout: timeout}, Clock: clock}
+	// Keep connections to the provider open: the default transport keeps two per host, and a
+	// busy gateway would otherwise dial a new one for most calls.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 256
+	return &Provider{BaseURL: strings.TrimRight(baseURL, "/"), Secret: secret, Client: &http.Client{Timeout: timeout, Transport: tr}, Clock: clock}
 }
 
 // Channel implements gateway.Provider.

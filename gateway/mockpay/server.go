@@ -41,8 +41,9 @@ type Server struct {
 	// Client sends callbacks (5 s timeout by default).
 	Client *http.Client
 
-	once sync.Once
-	wg   sync.WaitGroup
+	once       sync.Once
+	wg         sync.WaitGroup
+	failedOnce sync.Map // orders whose first precreate answered 5xx (behaviour 07)
 }
 
 func (s *Server) init() {
@@ -66,7 +67,9 @@ func (s *Server) init() {
 			s.NoAnswerHold = 2 * time.Minute
 		}
 		if s.Client == nil {
-			s.Client = &http.Client{Timeout: 5 * time.Second}
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 64
+			s.Client = &http.Client{Timeout: 5 * time.Second, Transport: tr}
 		}
 		s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	})
@@ -76,7 +79,7 @@ func (s *Server) init() {
 const CodePrefix = "/mockpay/c/"
 
 // CodeURL returns the payload of a code the mock provider issued.
-func (s *Server) CodeURL(tradeNo string) string { return s.PublicURL + CodePrefix + tradeNo }
+func (s *Server) CodeURL(token string) string { return s.PublicURL + CodePrefix + token }
 
 // Handler serves the API (/mockpay/api/<operation>), the wallet API (/mockpay/wallet/pay and
 // /mockpay/wallet/payment-code) and statements (/mockpay/statements/<date>.csv).
@@ -186,33 +189,22 @@ func (s *Server) precreate(ctx context.Context, req precreateReq) (apiAnswer, in
 	if err != nil {
 		return fail(codeInvalid, "expires_at must be RFC 3339"), http.StatusBadRequest
 	}
-	var t *Trade
-	first := false
-	err = s.Store.InTx(ctx, func(tx Tx) error {
-		cur, err := tx.LockMockTrade(ctx, req.OutTradeNo)
-		if err == nil {
-			t = cur
-			return nil
+	if Behaviour(req.Amount) == Behaviour5xx {
+		// The first try of each order fails; the caller's retry succeeds.
+		if _, retried := s.failedOnce.LoadOrStore(req.OutTradeNo, true); !retried {
+			return fail("SYSTEM_ERROR", "temporary failure, try again"), http.StatusServiceUnavailable
 		}
-		if !qrpay.IsCode(err, qrpay.ENOTFOUND) {
-			return err
-		}
-		first = true
-		t = &Trade{OutTradeNo: req.OutTradeNo, TradeNo: tradeNo(tx.Now(), s.Zone), Kind: "qr", Amount: req.Amount,
-			Currency: req.Currency, Subject: req.Subject, SubMerchant: req.SubMerchant, NotifyURL: req.NotifyURL,
-			Status: TradeWaiting, ExpiresAt: expires.UTC(), CreatedAt: tx.Now()}
-		return tx.InsertMockTrade(ctx, t)
-	})
-	if err != nil {
-		return s.internal(err)
 	}
-	if t.Amount != req.Amount || t.Currency != req.Currency {
-		return fail(codeDuplicate, "out_trade_no was used for another amount"), http.StatusConflict
+	subject := req.Subject
+	if r := []rune(subject); len(r) > 20 {
+		subject = string(r[:20])
 	}
-	if first && Behaviour(req.Amount) == Behaviour5xx {
-		return fail("SYSTEM_ERROR", "temporary failure, try again"), http.StatusServiceUnavailable
-	}
-	return apiAnswer{OK: true, QRCode: s.CodeURL(t.TradeNo), Trade: s.wire(t)}, http.StatusOK
+	// Nothing is written: the code carries the order until a customer scans it.
+	token := issueToken(s.Secret, codeClaims{OutTradeNo: req.OutTradeNo, Amount: req.Amount, Currency: req.Currency,
+		Subject: subject, SubMerchant: req.SubMerchant, NotifyURL: req.NotifyURL, Expires: expires.Unix()})
+	w := &wireTrade{OutTradeNo: req.OutTradeNo, TradeNo: tradeNoFor(s.Secret, req.OutTradeNo), Status: TradeWaiting,
+		Amount: req.Amount, Currency: req.Currency}
+	return apiAnswer{OK: true, QRCode: s.CodeURL(token), Trade: w}, http.StatusOK
 }
 
 // pay charges a payment code. Behaviour 03 returns status 0: the handler then answers nothing
@@ -317,13 +309,20 @@ func (s *Server) closeTrade(ctx context.Context, req tradeReq, cancel bool) (api
 	var ans apiAnswer
 	err := s.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.LockMockTrade(ctx, req.OutTradeNo)
+		now := tx.Now()
 		if qrpay.IsCode(err, qrpay.ENOTFOUND) {
-			ans = fail(codeNotFound, "no such trade")
-			return nil
+			if cancel {
+				ans = fail(codeNotFound, "no such trade")
+				return nil
+			}
+			// An order nobody scanned: closing it records it closed, so that its code can no
+			// longer be paid.
+			ans = apiAnswer{OK: true, Code: "CLOSED"}
+			return tx.InsertMockTrade(ctx, &Trade{OutTradeNo: req.OutTradeNo, TradeNo: tradeNoFor(s.Secret, req.OutTradeNo),
+				Kind: "qr", Currency: "CNY", Status: TradeClosed, ExpiresAt: now, CreatedAt: now, ClosedAt: &now})
 		} else if err != nil {
 			return err
 		}
-		now := tx.Now()
 		switch t.Status {
 		case TradeSuccess:
 			if !cancel {
@@ -550,26 +549,31 @@ func (s *Server) WalletPay(ctx context.Context, req WalletPayRequest) (*WalletPa
 	return nil, qrpay.Invalid("qr", "This wallet cannot pay this code: it is neither a mock provider code nor a qrpay sticker.")
 }
 
-// PayCode pays one of the mock provider's codes by its trade number: the customer confirms.
-func (s *Server) PayCode(ctx context.Context, tradeNo, payer string) (*WalletPayResult, error) {
+// PayCode pays one of the mock provider's codes by its token: the customer confirms. The first
+// scan writes the order into the ledger.
+func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayResult, error) {
 	s.init()
-	t, err := s.Store.MockTradeByNo(ctx, tradeNo)
-	if qrpay.IsCode(err, qrpay.ENOTFOUND) {
-		return nil, qrpay.Errorf(qrpay.ENOTFOUND, "This code is unknown to the provider.")
-	} else if err != nil {
+	claims, err := readToken(s.Secret, token)
+	if err != nil {
 		return nil, err
 	}
 	var out *Trade
 	err = s.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.LockMockTrade(ctx, t.OutTradeNo)
-		if err != nil {
+		now := tx.Now()
+		t, err := tx.LockMockTrade(ctx, claims.OutTradeNo)
+		switch {
+		case qrpay.IsCode(err, qrpay.ENOTFOUND):
+			t = s.tradeFromClaims(claims, now)
+			if err := tx.InsertMockTrade(ctx, t); err != nil {
+				return err
+			}
+		case err != nil:
 			return err
 		}
-		now := tx.Now()
 		switch {
 		case t.Status == TradeSuccess:
 			return qrpay.Errorf(qrpay.EINVALIDSTATE, "This code was paid already.")
-		case t.Status == TradeClosed || now.After(t.ExpiresAt):
+		case t.Status == TradeClosed || now.After(time.Unix(claims.Expires, 0)):
 			return qrpay.Errorf(qrpay.EINVALIDSTATE, "This code has expired or was closed.")
 		case t.Status == TradePaying:
 			return qrpay.Errorf(qrpay.EINVALIDSTATE, "A payment of this code is in progress.")
@@ -597,9 +601,23 @@ func (s *Server) PayCode(ctx context.Context, tradeNo, payer string) (*WalletPay
 	return res, nil
 }
 
-// CodeTrade returns the trade behind one of the mock provider's codes, for the confirmation page.
-func (s *Server) CodeTrade(ctx context.Context, tradeNo string) (*Trade, error) {
-	return s.Store.MockTradeByNo(ctx, tradeNo)
+// Code returns what the provider's cashier page shows of a code.
+func (s *Server) Code(ctx context.Context, token string) (*CodeInfo, error) {
+	s.init()
+	claims, err := readToken(s.Secret, token)
+	if err != nil {
+		return nil, err
+	}
+	info := &CodeInfo{Token: token, Subject: claims.Subject, Amount: claims.Amount, Currency: claims.Currency, Status: TradeWaiting}
+	if t, err := s.Store.MockTrade(ctx, claims.OutTradeNo); err == nil {
+		info.Status = t.Status
+	} else if !qrpay.IsCode(err, qrpay.ENOTFOUND) {
+		return nil, err
+	}
+	if s.Clock.Now().After(time.Unix(claims.Expires, 0)) && info.Status == TradeWaiting {
+		info.Status = TradeClosed
+	}
+	return info, nil
 }
 
 // wallet user agents, by channel, as the sticker cashier recognises them.
@@ -652,7 +670,7 @@ func (s *Server) paySticker(ctx context.Context, req WalletPayRequest) (*WalletP
 	if i < 0 {
 		return nil, qrpay.Errorf(qrpay.EPROVIDERUNAVAILABLE, "The sticker's cashier did not route to the mock provider.")
 	}
-	return s.PayCode(ctx, out.PayURL[i+len(CodePrefix):], req.Payer)
+	return s.PayCode(ctx, strings.Trim(out.PayURL[i+len(CodePrefix):], "/ "), req.Payer)
 }
 
 // PaymentCodeRequest is the body of POST /mockpay/wallet/payment-code.

@@ -181,7 +181,11 @@ func build(c Config) (*Provider, error) {
 		p.platform[serial] = k
 	}
 	if p.client == nil {
-		p.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// A busy gateway keeps many calls to its provider in flight: keep their connections
+		// open (the default transport keeps two per host).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 128, 64
+		p.client = &http.Client{Transport: tr}
 	}
 	if p.clock == nil {
 		p.clock = qrpay.SystemClock{}
