@@ -244,33 +244,25 @@ func (s *Service) createQR(ctx context.Context, c Caller, p *Payment, route Rout
 	if err != nil {
 		return nil, err
 	}
-	var res *Result
-	err = s.Store.InTx(ctx, func(tx Tx) error {
-		if err := s.useNonce(ctx, tx, c); err != nil {
-			return err
-		}
-		st, err := tx.MerchantStatus(ctx, p.MerchantID)
-		if err != nil {
-			return err
-		}
-		if st != merchant.StatusActive {
-			return merchantRefusal(st)
-		}
-		if err := tx.InsertPayment(ctx, p); err != nil {
-			return err
-		}
-		if err := s.record(ctx, tx, calls...); err != nil {
-			return err
-		}
-		if err := s.emitJSON(ctx, tx, p.MerchantID, EventPaymentCreated, "payment", p.ID, body); err != nil {
-			return err
-		}
-		res, err = s.finishJSON(ctx, tx, c, http.StatusCreated, body)
-		return err
-	})
-	if err != nil {
+	pc := &PaymentCreation{KeyID: c.KeyID, Nonce: c.Nonce, NonceExpires: p.CreatedAt.Add(s.NonceTTL), Payment: p, Calls: calls,
+		Event: &Event{ID: qrpay.NewID("evt", p.CreatedAt), MerchantID: p.MerchantID, Type: EventPaymentCreated,
+			ObjectType: "payment", ObjectID: p.ID, Data: body, CreatedAt: p.CreatedAt}}
+	if c.IdempotencyKey != "" {
+		pc.Idempotency = &IdempotencyRecord{KeyID: c.KeyID, Key: c.IdempotencyKey, RequestHash: c.RequestHash,
+			Status: "done", ResponseStatus: http.StatusCreated, ResponseBody: body, ExpiresAt: p.CreatedAt.Add(s.IdempotencyTTL)}
+	}
+	st, err := s.Store.CreatePayment(ctx, pc)
+	switch {
+	case err == nil && st != merchant.StatusActive:
+		return nil, merchantRefusal(st)
+	case qrpay.IsCode(err, qrpay.ECONFLICT) && qrpay.ErrorParam(err) == "nonce":
+		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "This request was already made (nonce reused).")
+	case qrpay.IsCode(err, qrpay.ECONFLICT) && qrpay.ErrorParam(err) == "idempotency_key":
+		return nil, qrpay.Errorf(qrpay.ECONFLICT, "A request with this Idempotency-Key is still in progress.")
+	case err != nil:
 		return nil, err
 	}
+	res := &Result{Status: http.StatusCreated, Body: body}
 	s.Metrics.PaymentStatus(p.Status)
 	res.Payment = p
 	return res, nil

@@ -15,6 +15,11 @@ type Store interface {
 	// InTx runs fn in one transaction and commits it when fn returns nil. Everything fn writes,
 	// and every job it enqueues, commits together or not at all.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// CreatePayment writes a payment's creation atomically: the hot path, one round trip where
+	// the database allows. It returns the merchant's status when it is not active (and writes
+	// nothing), ECONFLICT with Param "nonce" for a replayed nonce, "merchant_order_no" for a
+	// reused order number, "idempotency_key" for a key another request took.
+	CreatePayment(ctx context.Context, c *PaymentCreation) (merchant.Status, error)
 
 	// FindPayment returns a payment by id; a non-empty merchantID scopes the lookup so that
 	// another merchant's payment is ENOTFOUND.
@@ -55,6 +60,20 @@ type Store interface {
 	FindTerminal(ctx context.Context, merchantID, id string) (*merchant.Terminal, error)
 	// FindEndpoint returns a webhook endpoint with its sealed secret in SecretSealed.
 	FindEndpoint(ctx context.Context, merchantID, id string) (*merchant.WebhookEndpoint, error)
+}
+
+// PaymentCreation is everything creating a dynamic-code payment writes, in one transaction: the
+// request's nonce, the payment, the provider calls made for it, its payment.created event, and
+// the response under the request's Idempotency-Key (nil without one) — but only if the merchant
+// is still active when it commits.
+type PaymentCreation struct {
+	KeyID        string
+	Nonce        string
+	NonceExpires time.Time
+	Payment      *Payment
+	Calls        []*ProviderCall
+	Event        *Event
+	Idempotency  *IdempotencyRecord
 }
 
 // Tx is one transaction of the gateway's. Methods that change a row guard the change with the

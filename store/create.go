@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/lib/pq"
+
+	"github.com/qrpay/qrpay"
+	"github.com/qrpay/qrpay/gateway"
+	"github.com/qrpay/qrpay/merchant"
+)
+
+// CreatePayment implements gateway.Store. On PostgreSQL the creation is one statement — data-
+// modifying CTEs, each insert drawing its row from the payment's, which is inserted only if the
+// merchant is active — so a payment costs one round trip and one commit. On SQLite, where a
+// transaction is in-process and the writer is single, the same writes run one by one in a
+// transaction.
+func (s *GatewayStore) CreatePayment(ctx context.Context, c *gateway.PaymentCreation) (merchant.Status, error) {
+	if s.dialect == Postgres {
+		return s.createPaymentPostgres(ctx, c)
+	}
+	var status merchant.Status
+	err := s.inTx(ctx, func(t *Tx) error {
+		tx := gatewayTx{t}
+		var err error
+		if status, err = tx.MerchantStatus(ctx, c.Payment.MerchantID); err != nil || status != merchant.StatusActive {
+			return err
+		}
+		if c.Nonce != "" {
+			if err := tx.UseNonce(ctx, c.KeyID, c.Nonce, c.NonceExpires); err != nil {
+				return withParam(err, "nonce")
+			}
+		}
+		if err := tx.InsertPayment(ctx, c.Payment); err != nil {
+			return err
+		}
+		for _, pc := range c.Calls {
+			if err := tx.InsertProviderCall(ctx, pc); err != nil {
+				return err
+			}
+		}
+		if err := tx.insertEventAt(ctx, c.Event); err != nil {
+			return err
+		}
+		if c.Idempotency != nil {
+			if err := tx.BeginIdempotency(ctx, &gateway.IdempotencyRecord{KeyID: c.Idempotency.KeyID, Key: c.Idempotency.Key,
+				RequestHash: c.Idempotency.RequestHash, ExpiresAt: c.Idempotency.ExpiresAt}); err != nil {
+				return withParam(err, "idempotency_key")
+			}
+			return tx.FinishIdempotency(ctx, c.Idempotency)
+		}
+		return nil
+	})
+	return status, err
+}
+
+// withParam names the input a unique violation is about.
+func withParam(err error, param string) error {
+	var qe *qrpay.Error
+	if errors.As(err, &qe) && qe.Code == qrpay.ECONFLICT {
+		c := *qe
+		c.Param = param
+		return &c
+	}
+	return err
+}
+
+// insertEventAt inserts an event keeping its own CreatedAt.
+func (tx gatewayTx) insertEventAt(ctx context.Context, e *gateway.Event) error {
+	_, err := tx.exec(ctx, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), utc(e.CreatedAt))
+	return err
+}
+
+// createPaymentPostgres is CreatePayment as one statement.
+func (s *GatewayStore) createPaymentPostgres(ctx context.Context, c *gateway.PaymentCreation) (merchant.Status, error) {
+	p := c.Payment
+	args := []any{p.MerchantID}
+	arg := func(v any, typ string) string {
+		args = append(args, v)
+		return "$" + itoa(len(args)) + "::" + typ
+	}
+	var b strings.Builder
+	b.WriteString(`WITH m AS (SELECT status FROM merchants WHERE id = $1),
+p AS (INSERT INTO payments (` + paymentColumns + `) SELECT `)
+	vals := []string{arg(p.ID, "text"), arg(p.MerchantID, "text"), arg(p.StoreID, "text"), arg(p.TerminalID, "text"),
+		arg(p.StickerID, "text"), arg(p.MerchantOrderNo, "text"), arg(p.Amount, "bigint"), arg(string(p.Currency), "text"),
+		arg(string(p.Status), "text"), arg(string(p.Scene), "text"), arg(p.Channel, "text"), arg(p.ChannelAccount, "text"),
+		arg(p.SubMerchantID, "text"), arg(p.Mode, "text"), arg(p.Description, "text"), arg(p.QRPayload, "text"),
+		arg(p.AuthCodeMask, "text"), arg(p.ProviderTradeNo, "text"), arg(p.RefundedAmount, "bigint"),
+		arg(p.RefundingAmount, "bigint"), arg(p.Payer, "text"), arg(p.FailureReason, "text"), arg(p.FlagsString(), "text"),
+		arg(p.MetadataJSON(), "text"), arg(utc(p.ExpiresAt), "timestamptz"), arg(utcPtr(p.NextCheckAt), "timestamptz"),
+		arg(p.CheckAttempts, "integer"), arg(utcPtr(p.PaidAt), "timestamptz"), arg(utcPtr(p.ClosedAt), "timestamptz"),
+		arg(utc(p.CreatedAt), "timestamptz"), arg(utc(p.UpdatedAt), "timestamptz")}
+	b.WriteString(strings.Join(vals, ", "))
+	b.WriteString(` WHERE (SELECT status FROM m) = 'active' RETURNING id)`)
+	if c.Nonce != "" {
+		b.WriteString(`,
+n AS (INSERT INTO api_nonces (key_id, nonce, expires_at) SELECT ` + arg(c.KeyID, "text") + `, ` + arg(c.Nonce, "text") + `, ` +
+			arg(utc(c.NonceExpires), "timestamptz") + ` FROM p)`)
+	}
+	for i, pc := range c.Calls {
+		b.WriteString(`,
+c` + itoa(i) + ` AS (INSERT INTO provider_calls (id, payment_id, refund_id, channel, op, outcome, detail, latency_ms, created_at) SELECT ` +
+			strings.Join([]string{arg(pc.ID, "text"), arg(pc.PaymentID, "text"), arg(pc.RefundID, "text"), arg(pc.Channel, "text"),
+				arg(pc.Op, "text"), arg(pc.Outcome, "text"), arg(pc.Detail, "text"), arg(pc.LatencyMS, "integer"),
+				arg(utc(pc.CreatedAt), "timestamptz")}, ", ") + ` FROM p)`)
+	}
+	e := c.Event
+	b.WriteString(`,
+e AS (INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created_at) SELECT ` +
+		strings.Join([]string{arg(e.ID, "text"), arg(e.MerchantID, "text"), arg(e.Type, "text"), arg(e.ObjectType, "text"),
+			arg(e.ObjectID, "text"), arg(string(e.Data), "text"), arg(utc(e.CreatedAt), "timestamptz")}, ", ") + ` FROM p)`)
+	if r := c.Idempotency; r != nil {
+		b.WriteString(`,
+i AS (INSERT INTO idempotency_keys (key_id, idem_key, request_hash, status, response_status, response_body, created_at, expires_at) SELECT ` +
+			strings.Join([]string{arg(r.KeyID, "text"), arg(r.Key, "text"), arg(r.RequestHash, "text"), arg("done", "text"),
+				arg(r.ResponseStatus, "integer"), arg(string(r.ResponseBody), "text"), arg(utc(p.CreatedAt), "timestamptz"),
+				arg(utc(r.ExpiresAt), "timestamptz")}, ", ") + ` FROM p)`)
+	}
+	b.WriteString(`
+SELECT (SELECT status FROM m), (SELECT count(*) FROM p)`)
+	// The statement has a handful of shapes (with or without a nonce, an Idempotency-Key, a
+	// retried provider call): each is prepared once and then costs one round trip.
+	var status sql.NullString
+	var inserted int
+	var err error
+	if st, perr := s.stmt(ctx, s.w, b.String()); perr == nil && st != nil {
+		err = st.QueryRowxContext(ctx, args...).Scan(&status, &inserted)
+	} else {
+		err = s.w.QueryRowContext(ctx, b.String(), args...).Scan(&status, &inserted)
+	}
+	if err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			switch {
+			case strings.Contains(pe.Constraint, "api_nonces"):
+				return "", withParam(translate(err), "nonce")
+			case strings.Contains(pe.Constraint, "idempotency"):
+				return "", withParam(translate(err), "idempotency_key")
+			case strings.Contains(pe.Constraint, "merchant_order_no"):
+				return "", &qrpay.Error{Code: qrpay.ECONFLICT, Param: "merchant_order_no",
+					Message: "This merchant_order_no was used for another payment.", Err: err}
+			}
+		}
+		return "", translate(err)
+	}
+	if !status.Valid {
+		return "", qrpay.NotFound("merchant")
+	}
+	return merchant.Status(status.String), nil
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n < 10 {
+		return digits[n : n+1]
+	}
+	return itoa(n/10) + digits[n%10:n%10+1]
+}
