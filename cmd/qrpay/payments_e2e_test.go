@@ -449,3 +449,27 @@ func TestStickerPayments(t *testing.T) {
 		t.Fatalf("scan of a forged sticker: %+v %v", sr, err)
 	}
 }
+
+// TestNoAnswerPaymentCode: the provider never answers a payment code (amount ending 03); the till
+// still gets one final answer within the counter's wait, and the payment ends reversed and closed
+// at the provider too.
+func TestNoAnswerPaymentCode(t *testing.T) {
+	ta := startApp(t, store.SQLite, appOptions{counterWait: 4 * time.Second, mockTimeout: time.Second})
+	ctx := context.Background()
+	start := time.Now()
+	p, err := ta.Client.CreatePayment(ctx, client.PaymentParams{MerchantOrderNo: "noans-api", Amount: 1003, Currency: "CNY",
+		Scene: "code", AuthCode: paymentCode(t, ta, "wechat")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != "closed" || len(p.Flags) != 1 || p.Flags[0] != "reversed" {
+		t.Fatalf("the till got %s %v, want closed and reversed", p.Status, p.Flags)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the till waited %s", took)
+	}
+	got, err := ta.App.db.MockTrade(ctx, p.ID)
+	if err != nil || got.Status != "CLOSED" {
+		t.Fatalf("the provider's trade: %+v %v", got, err)
+	}
+}
