@@ -147,7 +147,8 @@ func decodeJSON(body []byte, v any) error {
 		}
 		return qrpay.Errorf(qrpay.EINVALID, "The request body is not valid JSON.")
 	}
-	if dec.More() {
+	// More misses a stray closing bracket after the value: look at what is left.
+	if dec.More() || len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return qrpay.Errorf(qrpay.EINVALID, "The request body must be one JSON object.")
 	}
 	return nil
