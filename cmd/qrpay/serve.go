@@ -100,7 +100,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return usagef("serve takes no arguments (got %q)", fs.Arg(0))
 	}
-	log := f.logger(stderr)
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := f.logger(logOut)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.addr, err)
