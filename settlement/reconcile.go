@@ -80,6 +80,7 @@ type Break struct {
 	TheirAmount     int64
 	OurStatus       string
 	TheirStatus     string
+	TheirAt         *time.Time // when the provider says it happened
 	// Hold keeps the payment (or the refund, when RefundID is set) out of settlement: while the
 	// break is open, and for good once it is resolved by excluding the item.
 	Hold       bool
@@ -287,7 +288,7 @@ func (s *Service) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconci
 				out.Matched++
 				continue
 			}
-			applied, kind, err := s.applyLateSuccess(ctx, tx, rec, ls)
+			applied, kind, err := s.applyLateSuccess(ctx, tx, rec, ls, false)
 			if err != nil {
 				return err
 			}
@@ -346,9 +347,11 @@ func (s *Service) Import(ctx context.Context, req ReconcileRequest, r io.Reader)
 // applyLateSuccess applies a statement's success to a payment qrpay knows but has not recorded
 // as succeeded, the way a provider callback would (gateway.CanTransition, a late_success flag
 // when the payment was closed, expired or failed, and its event), and records the break as
-// resolved. A different amount or currency is not applied: it opens an amount mismatch break.
-// It reports whether the success was applied and the kind of any break it opened.
-func (s *Service) applyLateSuccess(ctx context.Context, tx Tx, st *Statement, ls LateSuccess) (bool, string, error) {
+// resolved. A different amount or currency is not applied (unless anyAmount, an operator's
+// acceptance of the provider's record, whose difference is then settled as an adjustment): it
+// opens an amount mismatch break. It reports whether the success was applied and the kind of
+// any break it opened.
+func (s *Service) applyLateSuccess(ctx context.Context, tx Tx, st *Statement, ls LateSuccess, anyAmount bool) (bool, string, error) {
 	gtx := tx.Gateway()
 	p, err := gtx.LockPayment(ctx, ls.PaymentID)
 	if err != nil {
@@ -361,7 +364,11 @@ func (s *Service) applyLateSuccess(ctx context.Context, tx Tx, st *Statement, ls
 		Day: st.Day, MerchantID: p.MerchantID, PaymentID: p.ID, ProviderTradeNo: ls.ProviderTradeNo, LineType: "payment",
 		Mode: p.Mode, Currency: p.Currency, Channel: p.Channel, OurAmount: p.Amount, TheirAmount: ls.Amount.Amount,
 		OurStatus: string(p.Status), TheirStatus: "succeeded"}
-	if ls.Amount.Amount != p.Amount || (ls.Amount.Currency != "" && ls.Amount.Currency != p.Currency) {
+	if !ls.At.IsZero() {
+		at := ls.At.UTC()
+		brk.TheirAt = &at
+	}
+	if !anyAmount && (ls.Amount.Amount != p.Amount || (ls.Amount.Currency != "" && ls.Amount.Currency != p.Currency)) {
 		brk.Kind, brk.Hold, brk.Status = BreakAmountMismatch, true, BreakOpen
 		inserted, err := s.insertBreak(ctx, tx, brk)
 		if err != nil || !inserted {
@@ -574,20 +581,21 @@ func (s *Service) resolve(ctx context.Context, tx Tx, b *Break, r ResolveRequest
 	theirsSucceeded := b.TheirStatus == "succeeded"
 	switch {
 	case b.Kind == BreakMissingOurs && b.PaymentID != "" && b.RefundID == "" && b.LineType == "payment":
-		applied, _, err := s.applyLateSuccess(ctx, tx, &Statement{ID: b.StatementID, Provider: b.Provider, Account: b.Account, Day: b.Day},
-			LateSuccess{PaymentID: b.PaymentID, ProviderTradeNo: b.ProviderTradeNo,
-				Amount: qrpay.Money{Amount: b.TheirAmount, Currency: b.Currency}})
-		if err != nil {
+		if err := s.acceptSuccess(ctx, tx, b); err != nil {
 			return err
-		}
-		if !applied {
-			return qrpay.Errorf(qrpay.EINVALIDSTATE, "The provider's success could not be applied to payment %s; resolve with write_off or adjust.", b.PaymentID)
 		}
 	case b.Kind == BreakMissingOurs:
 		// Unknown to qrpay, or a refund qrpay does not have: nothing of ours to settle.
 	case b.Kind == BreakAmountMismatch:
 		if b.MerchantID == "" || b.Currency == "" {
 			return nil
+		}
+		if b.LineType == "payment" && b.OurStatus != string(gateway.StatusSucceeded) && b.TheirStatus == "succeeded" {
+			// A late success at another amount: the payment succeeds, and the difference is
+			// settled as an adjustment.
+			if err := s.acceptSuccess(ctx, tx, b); err != nil {
+				return err
+			}
 		}
 		if b.LineType == "refund" {
 			b.Adjustment = b.OurAmount - b.TheirAmount
@@ -610,6 +618,33 @@ func (s *Service) resolve(ctx context.Context, tx Tx, b *Break, r ResolveRequest
 		}
 	}
 	return nil
+}
+
+// acceptSuccess applies the provider's success of a break's payment.
+func (s *Service) acceptSuccess(ctx context.Context, tx Tx, b *Break) error {
+	applied, _, err := s.applyLateSuccess(ctx, tx, &Statement{ID: b.StatementID, Provider: b.Provider, Account: b.Account, Day: b.Day},
+		LateSuccess{PaymentID: b.PaymentID, ProviderTradeNo: b.ProviderTradeNo,
+			Amount: qrpay.Money{Amount: b.TheirAmount, Currency: b.Currency}, At: theirAt(b)}, true)
+	if err != nil {
+		return err
+	}
+	if !applied {
+		p, err := tx.Gateway().LockPayment(ctx, b.PaymentID)
+		if err != nil {
+			return err
+		}
+		if p.Status != gateway.StatusSucceeded {
+			return qrpay.Errorf(qrpay.EINVALIDSTATE, "The provider's success could not be applied to payment %s; resolve with write_off or adjust.", b.PaymentID)
+		}
+	}
+	return nil
+}
+
+func theirAt(b *Break) time.Time {
+	if b.TheirAt == nil {
+		return time.Time{}
+	}
+	return *b.TheirAt
 }
 
 // breakAudit is what the audit log keeps of a break.
@@ -662,6 +697,7 @@ type BreakObject struct {
 	TheirAmount     int64          `json:"their_amount"`
 	OurStatus       string         `json:"our_status"`
 	TheirStatus     string         `json:"their_status"`
+	TheirAt         *time.Time     `json:"their_at"`
 	Hold            bool           `json:"hold"`
 	Status          string         `json:"status"`
 	Resolution      string         `json:"resolution"`
@@ -678,7 +714,7 @@ func (b *Break) Object() BreakObject {
 		StatementID: b.StatementID, Date: b.Day.String(), MerchantID: b.MerchantID, PaymentID: b.PaymentID,
 		RefundID: b.RefundID, ProviderTradeNo: b.ProviderTradeNo, LineType: b.LineType, Currency: b.Currency,
 		OurAmount: b.OurAmount, TheirAmount: b.TheirAmount, OurStatus: b.OurStatus, TheirStatus: b.TheirStatus,
-		Hold: b.Hold, Status: b.Status, Resolution: b.Resolution, Adjustment: b.Adjustment, Note: b.Note,
+		TheirAt: b.TheirAt, Hold: b.Hold, Status: b.Status, Resolution: b.Resolution, Adjustment: b.Adjustment, Note: b.Note,
 		ResolvedBy: b.ResolvedBy, ResolvedAt: b.ResolvedAt, CreatedAt: b.CreatedAt}
 }
 

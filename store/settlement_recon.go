@@ -71,7 +71,7 @@ func scopeOf(alias string, p settlement.MatchParams) (string, []any) {
 }
 
 const breakColumns = `id, kind, ref, provider, account, statement_id, day, merchant_id, payment_id, refund_id, provider_trade_no,
-	line_type, mode, currency, channel, our_amount, their_amount, our_status, their_status, hold, status, note, created_at`
+	line_type, mode, currency, channel, our_amount, their_amount, our_status, their_status, their_at, hold, status, note, created_at`
 
 // Match implements settlement.Tx.
 func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*settlement.MatchResult, error) {
@@ -117,20 +117,20 @@ func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*se
 		// A success the provider lists for a payment qrpay does not know.
 		{settlement.BreakMissingOurs, head + `, 'missing_ours',
 			'unknown:' || CAST(? AS TEXT) || ':' || CASE WHEN l.provider_trade_no <> '' THEN l.provider_trade_no ELSE l.payment_id END,
-			` + ctxCols + `, '', '', '', l.provider_trade_no, 'payment', '', l.currency, '', 0, l.amount, '', l.status` + tail + `
+			` + ctxCols + `, '', '', '', l.provider_trade_no, 'payment', '', l.currency, '', 0, l.amount, '', l.status, l.at` + tail + `
 			FROM ` + lines + ` WHERE l.statement_id = ? AND l.type = 'payment' AND l.status = 'succeeded'
 			AND l.match_payment IS NULL ON CONFLICT (kind, ref) DO NOTHING`,
 			append(append([]any{p.Provider}, common()...), sid)},
 		// Both list the payment as succeeded, with different amounts or currencies.
 		{settlement.BreakAmountMismatch, headP + `, 'amount_mismatch', p.id, ` + ctxCols + `, p.merchant_id, p.id, '',
-			l.provider_trade_no, 'payment', p.mode, p.currency, p.channel, p.amount, l.amount, p.status, l.status` + tail + `
+			l.provider_trade_no, 'payment', p.mode, p.currency, p.channel, p.amount, l.amount, p.status, l.status, l.at` + tail + `
 			FROM ` + lines + ` JOIN payments p ON p.id = l.match_payment
 			WHERE l.statement_id = ? AND l.type = 'payment' AND l.status = 'succeeded' AND p.status = 'succeeded'
 			AND (l.amount <> p.amount OR l.currency <> p.currency) ON CONFLICT (kind, ref) DO NOTHING`,
 			append(common(), sid)},
 		// qrpay's payment succeeded; the provider lists it as something else only.
 		{settlement.BreakStatusMismatch, headP + `, 'status_mismatch', p.id, ` + ctxCols + `, p.merchant_id, p.id, '',
-			l.provider_trade_no, 'payment', p.mode, p.currency, p.channel, p.amount, l.amount, p.status, l.status` + tail + `
+			l.provider_trade_no, 'payment', p.mode, p.currency, p.channel, p.amount, l.amount, p.status, l.status, l.at` + tail + `
 			FROM ` + lines + ` JOIN payments p ON p.id = l.match_payment
 			WHERE l.statement_id = ? AND l.type = 'payment' AND l.status <> 'succeeded' AND p.status = 'succeeded'
 			AND NOT EXISTS (SELECT 1 FROM settlement_statement_lines l2 WHERE l2.statement_id = l.statement_id
@@ -139,7 +139,7 @@ func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*se
 			append(common(), sid)},
 		// qrpay's successes of the day the provider does not list.
 		{settlement.BreakMissingTheirs, headP + `, 'missing_theirs', p.id, ` + ctxCols + `, p.merchant_id, p.id, '',
-			p.provider_trade_no, 'payment', p.mode, p.currency, p.channel, p.amount, 0, p.status, ''` + tail + `
+			p.provider_trade_no, 'payment', p.mode, p.currency, p.channel, p.amount, 0, p.status, '', NULL` + tail + `
 			FROM payments p WHERE p.paid_at >= ? AND p.paid_at < ? AND p.status = 'succeeded' AND ` + scope + `
 			AND NOT EXISTS (SELECT 1 FROM settlement_statement_lines l WHERE l.match_payment = p.id
 				AND l.statement_id = ? AND l.type = 'payment')
@@ -150,8 +150,9 @@ func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*se
 		{settlement.BreakMissingOurs, head + `, 'missing_ours',
 			'refund:' || CAST(? AS TEXT) || ':' || COALESCE(l.match_payment, l.provider_trade_no) || ':' ||
 			CASE WHEN l.refund_id <> '' THEN l.refund_id ELSE CAST(l.seq AS TEXT) END,
-			` + ctxCols + `, COALESCE(p.merchant_id, ''), COALESCE(p.id, ''), '', l.provider_trade_no, 'refund',
-			COALESCE(p.mode, ''), l.currency, COALESCE(p.channel, ''), 0, l.amount, '', l.status` + tail + `
+			` + ctxCols + `, COALESCE(p.merchant_id, ''), COALESCE(p.id, ''),
+			CASE WHEN l.refund_id <> '' THEN l.refund_id ELSE '#' || CAST(l.seq AS TEXT) END, l.provider_trade_no, 'refund',
+			COALESCE(p.mode, ''), l.currency, COALESCE(p.channel, ''), 0, l.amount, '', l.status, l.at` + tail + `
 			FROM ` + lines + ` LEFT JOIN payments p ON p.id = l.match_payment
 			WHERE l.statement_id = ? AND l.type = 'refund' AND l.status = 'succeeded' AND l.match_refund IS NULL
 			AND NOT (l.refund_id = 'reversal' AND p.id IS NOT NULL AND (',' || p.flags || ',') LIKE '%,reversed,%')
@@ -159,14 +160,14 @@ func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*se
 			append(append([]any{p.Provider}, common()...), sid)},
 		// Both list the refund as succeeded, with different amounts.
 		{settlement.BreakAmountMismatch, headR + `, 'amount_mismatch', r.id, ` + ctxCols + `, r.merchant_id, r.payment_id,
-			r.id, l.provider_trade_no, 'refund', p.mode, r.currency, p.channel, r.amount, l.amount, r.status, l.status` + tail + `
+			r.id, l.provider_trade_no, 'refund', p.mode, r.currency, p.channel, r.amount, l.amount, r.status, l.status, l.at` + tail + `
 			FROM ` + lines + ` JOIN refunds r ON r.id = l.match_refund JOIN payments p ON p.id = r.payment_id
 			WHERE l.statement_id = ? AND l.type = 'refund' AND l.status = 'succeeded' AND r.status = 'succeeded'
 			AND l.amount <> r.amount ON CONFLICT (kind, ref) DO NOTHING`,
 			append(common(), sid)},
 		// One side's refund succeeded and the other's did not.
 		{settlement.BreakStatusMismatch, headR + `, 'status_mismatch', r.id, ` + ctxCols + `, r.merchant_id, r.payment_id,
-			r.id, l.provider_trade_no, 'refund', p.mode, r.currency, p.channel, r.amount, l.amount, r.status, l.status` + tail + `
+			r.id, l.provider_trade_no, 'refund', p.mode, r.currency, p.channel, r.amount, l.amount, r.status, l.status, l.at` + tail + `
 			FROM ` + lines + ` JOIN refunds r ON r.id = l.match_refund JOIN payments p ON p.id = r.payment_id
 			WHERE l.statement_id = ? AND l.type = 'refund'
 			AND ((l.status = 'succeeded' AND r.status <> 'succeeded') OR (l.status <> 'succeeded' AND r.status = 'succeeded'
@@ -176,7 +177,7 @@ func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*se
 			append(common(), sid)},
 		// qrpay's refunds of the day the provider does not list.
 		{settlement.BreakMissingTheirs, headR + `, 'missing_theirs', r.id, ` + ctxCols + `, r.merchant_id, r.payment_id, r.id,
-			p.provider_trade_no, 'refund', p.mode, r.currency, p.channel, r.amount, 0, r.status, ''` + tail + `
+			p.provider_trade_no, 'refund', p.mode, r.currency, p.channel, r.amount, 0, r.status, '', NULL` + tail + `
 			FROM refunds r JOIN payments p ON p.id = r.payment_id
 			WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.status = 'succeeded' AND ` + scope + `
 			AND NOT EXISTS (SELECT 1 FROM settlement_statement_lines l WHERE l.match_refund = r.id AND l.statement_id = ?)
@@ -261,8 +262,8 @@ func (tx settlementTx) LateSuccesses(ctx context.Context, statementID string) ([
 // --- breaks ---------------------------------------------------------------------------------
 
 const breakSelect = `SELECT id, kind, ref, provider, account, statement_id, day, merchant_id, payment_id, refund_id,
-	provider_trade_no, line_type, mode, currency, channel, our_amount, their_amount, our_status, their_status, hold, status,
-	resolution, adjustment, note, resolved_by, resolved_at, created_at FROM settlement_breaks`
+	provider_trade_no, line_type, mode, currency, channel, our_amount, their_amount, our_status, their_status, their_at, hold,
+	status, resolution, adjustment, note, resolved_by, resolved_at, created_at FROM settlement_breaks`
 
 type breakRow struct {
 	ID              string       `db:"id"`
@@ -284,6 +285,7 @@ type breakRow struct {
 	TheirAmount     int64        `db:"their_amount"`
 	OurStatus       string       `db:"our_status"`
 	TheirStatus     string       `db:"their_status"`
+	TheirAt         sql.NullTime `db:"their_at"`
 	Hold            bool         `db:"hold"`
 	Status          string       `db:"status"`
 	Resolution      string       `db:"resolution"`
@@ -300,18 +302,18 @@ func (r *breakRow) brk() *settlement.Break {
 		StatementID: r.StatementID, Day: d, MerchantID: r.MerchantID, PaymentID: r.PaymentID, RefundID: r.RefundID,
 		ProviderTradeNo: r.ProviderTradeNo, LineType: r.LineType, Mode: r.Mode, Currency: qrpay.Currency(r.Currency),
 		Channel: r.Channel, OurAmount: r.OurAmount, TheirAmount: r.TheirAmount, OurStatus: r.OurStatus,
-		TheirStatus: r.TheirStatus, Hold: r.Hold, Status: r.Status, Resolution: r.Resolution, Adjustment: r.Adjustment,
+		TheirStatus: r.TheirStatus, TheirAt: timePtr(r.TheirAt), Hold: r.Hold, Status: r.Status, Resolution: r.Resolution, Adjustment: r.Adjustment,
 		Note: r.Note, ResolvedBy: r.ResolvedBy, ResolvedAt: timePtr(r.ResolvedAt), CreatedAt: r.CreatedAt.UTC()}
 }
 
 // InsertBreak implements settlement.Tx.
 func (tx settlementTx) InsertBreak(ctx context.Context, b *settlement.Break) (bool, error) {
 	n, err := tx.exec(ctx, `INSERT INTO settlement_breaks (`+breakColumns+`, resolution, adjustment, resolved_by, resolved_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (kind, ref) DO NOTHING`,
 		b.ID, b.Kind, b.Ref, b.Provider, b.Account, b.StatementID, b.Day.String(), b.MerchantID, b.PaymentID, b.RefundID,
 		b.ProviderTradeNo, b.LineType, b.Mode, string(b.Currency), b.Channel, b.OurAmount, b.TheirAmount, b.OurStatus,
-		b.TheirStatus, b.Hold, b.Status, b.Note, utc(b.CreatedAt), b.Resolution, b.Adjustment, b.ResolvedBy, utcPtr(b.ResolvedAt))
+		b.TheirStatus, utcPtr(b.TheirAt), b.Hold, b.Status, b.Note, utc(b.CreatedAt), b.Resolution, b.Adjustment, b.ResolvedBy, utcPtr(b.ResolvedAt))
 	return n > 0, err
 }
 

@@ -162,7 +162,8 @@ func (r *runSQL) rate() string {
 // paymentItems is the statement that writes the items of the payments to settle: the day's (P1), the stragglers
 // found by time (P2) and those released by a break (P3); the three sets are disjoint.
 func (r *runSQL) paymentItems() (string, []any) {
-	unheld := ` AND p.status = 'succeeded' AND p.id NOT IN (SELECT hb.payment_id FROM settlement_breaks hb WHERE hb.hold)`
+	unheld := ` AND p.status = 'succeeded' AND p.id NOT IN (SELECT hb.payment_id FROM settlement_breaks hb
+		WHERE hb.hold AND hb.refund_id = '')`
 	unsettled := ` AND NOT EXISTS (SELECT 1 FROM settlement_items si WHERE si.object_id = p.id)`
 	cols := `SELECT p.id, p.merchant_id, p.currency, p.mode, p.channel, p.amount FROM payments p`
 	parts := []string{cols + ` WHERE p.paid_at >= ? AND p.paid_at < ?` + unheld}

@@ -150,6 +150,7 @@ CREATE TABLE settlement_breaks (
     their_amount      BIGINT NOT NULL DEFAULT 0,
     our_status        TEXT NOT NULL DEFAULT '',
     their_status      TEXT NOT NULL DEFAULT '',
+    their_at          DATETIME,
     hold              BOOLEAN NOT NULL,
     status            TEXT NOT NULL,
     resolution        TEXT NOT NULL DEFAULT '',
