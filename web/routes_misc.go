@@ -48,7 +48,6 @@ func (s *Server) registerMockRoutes(e *echo.Echo) {
 		return
 	}
 	h := echo.WrapHandler(s.Mock.Handler())
-	e.POST("/mockpay/api/:op", h)
 	e.POST("/mockpay/wallet/pay", h)
 	e.POST("/mockpay/wallet/payment-code", h)
 	e.GET("/mockpay/statements/:file", h)

@@ -131,7 +131,23 @@ func (s *Server) Routes() []Route {
 }
 
 // Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler {
+	if s.Mock == nil {
+		return s.echo
+	}
+	// The mock provider's API is another service that happens to share the port: the adapter's
+	// calls go straight to it, without the gateway's middleware (its logs and metrics are the
+	// gateway's own calls to it, recorded as provider calls).
+	mock := s.Mock.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/mockpay/api/") && r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			mock.ServeHTTP(w, r)
+			return
+		}
+		s.echo.ServeHTTP(w, r)
+	})
+}
 
 // routes builds the router: one place that lists every route.
 func (s *Server) routes(registry *prometheus.Registry) *echo.Echo {
