@@ -107,12 +107,16 @@ func (s *Service) Run(ctx context.Context, d Date, asOf time.Time) (*Run, error)
 		asOf = s.Clock.Now()
 	}
 	asOf = asOf.UTC().Truncate(time.Microsecond)
-	_, end := s.Calendar.Window(d)
-	if asOf.Before(end) {
-		return nil, qrpay.Errorf(qrpay.EINVALIDSTATE, "Settlement day %s is not over until %s.", d,
-			end.In(s.Calendar.Zone).Format("2006-01-02 15:04 MST"))
-	}
 	run := &Run{Day: d, AsOf: asOf, Settled: []Date{}}
+	// A day settled before answers its batches, whenever asked; one not settled must be over.
+	if _, done, err := s.nextDay(ctx, d); err != nil && !qrpay.IsCode(err, qrpay.EINVALIDSTATE) {
+		return nil, err
+	} else if !done {
+		if _, end := s.Calendar.Window(d); asOf.Before(end) {
+			return nil, qrpay.Errorf(qrpay.EINVALIDSTATE, "Settlement day %s is not over until %s.", d,
+				end.In(s.Calendar.Zone).Format("2006-01-02 15:04 MST"))
+		}
+	}
 	for {
 		next, done, err := s.nextDay(ctx, d)
 		if err != nil {
@@ -136,6 +140,19 @@ func (s *Service) Run(ctx context.Context, d Date, asOf time.Time) (*Run, error)
 		return nil, err
 	}
 	return run, nil
+}
+
+// RunBy is Run on an operator's behalf, recorded in the audit log.
+func (s *Service) RunBy(ctx context.Context, actor merchant.Actor, d Date, asOf time.Time) (*Run, error) {
+	run, err := s.Run(ctx, d, asOf)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		return tx.InsertAudit(ctx, s.auditEntry(ctx, tx, actor, "", "settlement.run", "settlement_day", d.String(), nil,
+			map[string]any{"date": d, "as_of": run.AsOf, "settled": run.Settled, "created": run.Created}))
+	})
+	return run, err
 }
 
 // nextDay returns the next day to settle on the way to d, or done when d is settled.
@@ -313,6 +330,13 @@ func (s *Service) Items(ctx context.Context, merchantID, batchID string, f ItemF
 		return nil, false, qrpay.Invalid("limit", "limit must be 1 to 500.")
 	}
 	return s.Store.FindItems(ctx, batchID, f)
+}
+
+// EachItem calls fn for every item of a batch (one the caller may see), streaming them from
+// the store: for the items file.
+func (s *Service) EachItem(ctx context.Context, batchID string, fn func(*Item) error) error {
+	s.init()
+	return s.Store.EachItem(ctx, batchID, fn)
 }
 
 // Chart is a merchant's settled totals per day and channel over the last days.
