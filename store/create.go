@@ -15,46 +15,149 @@ import (
 
 // CreatePayment implements gateway.Store. On PostgreSQL the creation is one statement — data-
 // modifying CTEs, each insert drawing its row from the payment's, which is inserted only if the
-// merchant is active — so a payment costs one round trip and one commit. On SQLite, where a
-// transaction is in-process and the writer is single, the same writes run one by one in a
-// transaction.
+// merchant is active — so a payment costs one round trip and one commit. On SQLite, where the
+// writer is single, the same writes run one by one in a transaction, shared by the creations
+// that arrive together (group commit, see createBatcher).
 func (s *GatewayStore) CreatePayment(ctx context.Context, c *gateway.PaymentCreation) (merchant.Status, error) {
 	if s.dialect == Postgres {
 		return s.createPaymentPostgres(ctx, c)
 	}
-	var status merchant.Status
-	err := s.inTx(ctx, func(t *Tx) error {
-		tx := gatewayTx{t}
-		var err error
-		if status, err = tx.MerchantStatus(ctx, c.Payment.MerchantID); err != nil || status != merchant.StatusActive {
-			return err
+	return s.batcher().create(ctx, c)
+}
+
+// writeCreation makes a creation's writes in tx (SQLite). A merchant that is not active
+// writes nothing and returns its status.
+func writeCreation(ctx context.Context, tx gatewayTx, c *gateway.PaymentCreation) (merchant.Status, error) {
+	status, err := tx.MerchantStatus(ctx, c.Payment.MerchantID)
+	if err != nil || status != merchant.StatusActive {
+		return status, err
+	}
+	if c.Nonce != "" {
+		if err := tx.UseNonce(ctx, c.KeyID, c.Nonce, c.NonceExpires); err != nil {
+			return "", withParam(err, "nonce")
 		}
-		if c.Nonce != "" {
-			if err := tx.UseNonce(ctx, c.KeyID, c.Nonce, c.NonceExpires); err != nil {
-				return withParam(err, "nonce")
+	}
+	if err := tx.InsertPayment(ctx, c.Payment); err != nil {
+		return "", err
+	}
+	for _, pc := range c.Calls {
+		if err := tx.InsertProviderCall(ctx, pc); err != nil {
+			return "", err
+		}
+	}
+	if err := tx.insertEventAt(ctx, c.Event); err != nil {
+		return "", err
+	}
+	if c.Idempotency != nil {
+		if err := tx.BeginIdempotency(ctx, &gateway.IdempotencyRecord{KeyID: c.Idempotency.KeyID, Key: c.Idempotency.Key,
+			RequestHash: c.Idempotency.RequestHash, ExpiresAt: c.Idempotency.ExpiresAt}); err != nil {
+			return "", withParam(err, "idempotency_key")
+		}
+		if err := tx.FinishIdempotency(ctx, c.Idempotency); err != nil {
+			return "", err
+		}
+	}
+	return status, nil
+}
+
+// createBatcher commits the creations waiting at the same moment together (SQLite): the single
+// writer then pays one commit for many payments. Each creation runs in a savepoint of its own,
+// so one that fails (a replayed nonce, a reused order number) rolls back alone; the others
+// commit. A creation that comes alone is committed alone, at once.
+type createBatcher struct {
+	db   *DB
+	ch   chan *createReq
+	quit chan struct{}
+}
+
+type createReq struct {
+	ctx    context.Context
+	c      *gateway.PaymentCreation
+	done   chan struct{}
+	status merchant.Status
+	err    error
+}
+
+// maxBatch bounds how many creations share a commit.
+const maxBatch = 64
+
+// batcher returns the database's batcher, starting it on first use.
+func (s *GatewayStore) batcher() *createBatcher {
+	s.batchOnce.Do(func() {
+		s.batch = &createBatcher{db: s.DB, ch: make(chan *createReq, 4*maxBatch), quit: make(chan struct{})}
+		s.onClose(func() { close(s.batch.quit) })
+		go s.batch.run()
+	})
+	return s.batch
+}
+
+func (b *createBatcher) create(ctx context.Context, c *gateway.PaymentCreation) (merchant.Status, error) {
+	r := &createReq{ctx: ctx, c: c, done: make(chan struct{})}
+	select {
+	case b.ch <- r:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-b.quit:
+		return "", errors.New("the database is closed")
+	}
+	// Once queued the creation is committed or refused whatever the caller does, so wait.
+	<-r.done
+	return r.status, r.err
+}
+
+func (b *createBatcher) run() {
+	for {
+		var first *createReq
+		select {
+		case first = <-b.ch:
+		case <-b.quit:
+			return
+		}
+		batch := []*createReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-b.ch:
+				batch = append(batch, r)
+			default:
+				break drain
 			}
 		}
-		if err := tx.InsertPayment(ctx, c.Payment); err != nil {
-			return err
-		}
-		for _, pc := range c.Calls {
-			if err := tx.InsertProviderCall(ctx, pc); err != nil {
+		b.commit(batch)
+	}
+}
+
+// commit writes a batch in one transaction, each creation in its savepoint.
+func (b *createBatcher) commit(batch []*createReq) {
+	ctx := context.Background()
+	err := b.db.inTx(ctx, func(t *Tx) error {
+		tx := gatewayTx{t}
+		for _, r := range batch {
+			if len(batch) == 1 {
+				r.status, r.err = writeCreation(r.ctx, tx, r.c)
+				return r.err
+			}
+			if _, err := t.tx.ExecContext(ctx, `SAVEPOINT creation`); err != nil {
+				return err
+			}
+			r.status, r.err = writeCreation(ctx, tx, r.c)
+			if r.err != nil {
+				if _, err := t.tx.ExecContext(ctx, `ROLLBACK TO creation`); err != nil {
+					return err
+				}
+			}
+			if _, err := t.tx.ExecContext(ctx, `RELEASE creation`); err != nil {
 				return err
 			}
 		}
-		if err := tx.insertEventAt(ctx, c.Event); err != nil {
-			return err
-		}
-		if c.Idempotency != nil {
-			if err := tx.BeginIdempotency(ctx, &gateway.IdempotencyRecord{KeyID: c.Idempotency.KeyID, Key: c.Idempotency.Key,
-				RequestHash: c.Idempotency.RequestHash, ExpiresAt: c.Idempotency.ExpiresAt}); err != nil {
-				return withParam(err, "idempotency_key")
-			}
-			return tx.FinishIdempotency(ctx, c.Idempotency)
-		}
 		return nil
 	})
-	return status, err
+	for _, r := range batch {
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
 }
 
 // withParam names the input a unique violation is about.

@@ -73,6 +73,10 @@ type DB struct {
 
 	stopCheckpoint func()
 
+	gatewayOnce sync.Once
+	gateway     *GatewayStore
+	closers     []func()
+
 	stmts     sync.Map // stmtKey -> *sqlx.Stmt
 	nstmts    atomic.Int64
 	preparing sync.Map // stmtKey being prepared in the background
@@ -215,6 +219,9 @@ func postgresDSN(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// onClose runs f when the database is closed.
+func (db *DB) onClose(f func()) { db.closers = append(db.closers, f) }
+
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
 
@@ -223,6 +230,10 @@ func (db *DB) Clock() qrpay.Clock { return db.clock }
 
 // Close stops nothing that is running (call StopJobs first) and closes the pools.
 func (db *DB) Close() error {
+	for _, f := range db.closers {
+		f()
+	}
+	db.closers = nil
 	if db.stopCheckpoint != nil {
 		db.stopCheckpoint()
 	}

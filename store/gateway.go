@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/qrpay/qrpay"
@@ -18,10 +19,17 @@ var _ gateway.Tx = gatewayTx{}
 var _ gateway.Store = (*GatewayStore)(nil)
 
 // GatewayStore implements gateway.Store.
-type GatewayStore struct{ *DB }
+type GatewayStore struct {
+	*DB
+	batchOnce sync.Once
+	batch     *createBatcher
+}
 
-// Gateway returns the database as a gateway.Store.
-func (db *DB) Gateway() *GatewayStore { return &GatewayStore{db} }
+// Gateway returns the database as a gateway.Store (one per database: it batches creations).
+func (db *DB) Gateway() *GatewayStore {
+	db.gatewayOnce.Do(func() { db.gateway = &GatewayStore{DB: db} })
+	return db.gateway
+}
 
 // InTx implements gateway.Store.
 func (s *GatewayStore) InTx(ctx context.Context, fn func(tx gateway.Tx) error) error {
