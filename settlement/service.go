@@ -349,11 +349,11 @@ type Chart struct {
 	Max   int64 // the largest day's gross, all channels together
 }
 
-// Chart returns a merchant's gross per day and channel for the n settlement days up to the
-// last settled one (or yesterday).
+// Chart returns a merchant's settled gross per day and channel for the n settlement days up to
+// today.
 func (s *Service) Chart(ctx context.Context, merchantID, mode string, n int) (*Chart, error) {
 	s.init()
-	to := s.Today().AddDays(-1)
+	to := s.Today()
 	from := to.AddDays(-(n - 1))
 	totals, err := s.Store.DayTotals(ctx, merchantID, mode, from, to)
 	if err != nil {

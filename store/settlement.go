@@ -429,7 +429,9 @@ type itemRow struct {
 	Fee             int64        `db:"fee"`
 	BatchID         string       `db:"batch_id"`
 	Channel         string       `db:"channel"`
-	At              sql.NullTime `db:"at"`
+	PaidAt          sql.NullTime `db:"paid_at"`
+	SucceededAt     sql.NullTime `db:"succeeded_at"`
+	ResolvedAt      sql.NullTime `db:"resolved_at"`
 	PaymentID       string       `db:"payment_id"`
 	MerchantOrderNo string       `db:"merchant_order_no"`
 	ProviderTradeNo string       `db:"provider_trade_no"`
@@ -438,15 +440,20 @@ type itemRow struct {
 func (r *itemRow) item() settlement.Item {
 	it := settlement.Item{ObjectID: r.ObjectID, Kind: r.Kind, BatchID: r.BatchID, Channel: r.Channel, Amount: r.Amount,
 		Fee: r.Fee, PaymentID: r.PaymentID, MerchantOrderNo: r.MerchantOrderNo, ProviderTradeNo: r.ProviderTradeNo}
-	if r.At.Valid {
-		it.At = r.At.Time.UTC()
+	// Read one by one: SQLite gives a COALESCE of times back as text.
+	for _, t := range []sql.NullTime{r.PaidAt, r.SucceededAt, r.ResolvedAt} {
+		if t.Valid {
+			it.At = t.Time.UTC()
+			break
+		}
 	}
 	return it
 }
 
-// itemSelect reads items with what reports show of their payment, refund or break.
+// itemSelect reads items with what reports show of their payment, refund or break (times are
+// read as columns of their own: SQLite gives a COALESCE of times back as text).
 const itemSelect = `SELECT i.object_id, i.kind, i.amount, i.fee, l.batch_id, l.channel,
-	COALESCE(p.paid_at, r.succeeded_at, b.resolved_at) AS at,
+	p.paid_at, r.succeeded_at, b.resolved_at,
 	COALESCE(p.id, r.payment_id, b.payment_id, '') AS payment_id,
 	COALESCE(p.merchant_order_no, rp.merchant_order_no, bp.merchant_order_no, '') AS merchant_order_no,
 	COALESCE(p.provider_trade_no, rp.provider_trade_no, bp.provider_trade_no, '') AS provider_trade_no
