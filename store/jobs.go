@@ -99,7 +99,13 @@ func (db *DB) StartJobs(ctx context.Context, c JobsConfig) error {
 		// STACK.md: with the default 100 ms cooldown delivery stalls near 100 jobs/s.
 		FetchCooldown: 10 * time.Millisecond,
 		JobTimeout:    time.Minute,
-		Logger:        db.log,
+		// A process that dies (SIGKILL, a lost machine) leaves its jobs running in the table
+		// until River rescues them: by default after an hour, during which a webhook being
+		// delivered waits and a periodic sweep left running blocks the next ones. Rescue them
+		// once their own timeout has passed (River still waits for a kind's longer Timeout);
+		// every job here is safe to run again.
+		RescueStuckJobsAfter: time.Minute,
+		Logger:               db.log,
 	}
 	if cfg.FetchPollInterval <= 0 {
 		cfg.FetchPollInterval = 200 * time.Millisecond
