@@ -134,6 +134,13 @@ func (r *runSQL) merchants(ctx context.Context, tx settlementTx) error {
 		`+strings.Join(cols, ", ")+` FROM merchants m`); err != nil {
 		return err
 	}
+	// Indexed both ways: payments find their merchant by id, lines theirs by number.
+	for _, q := range []string{`CREATE UNIQUE INDEX settle_merchants_id ON settle_merchants (id)`,
+		`CREATE UNIQUE INDEX settle_merchants_n ON settle_merchants (n)`} {
+		if _, err := tx.once(ctx, q); err != nil {
+			return err
+		}
+	}
 	var n int64
 	if err := tx.onceGet(ctx, &n, `SELECT COUNT(*) FROM settle_merchants`); err != nil {
 		return translate(err)
@@ -213,19 +220,22 @@ func (r *runSQL) refundItems() (string, []any) {
 	// not the integer division the rounding needs.
 	prev := `CAST((SELECT COALESCE(SUM(pr.amount), 0) FROM refunds pr JOIN settlement_items pri ON pri.object_id = pr.id
 		WHERE pr.payment_id = r.payment_id) AS BIGINT)`
-	item := func(col string) string {
-		return `(SELECT pi.` + col + ` FROM settlement_items pi WHERE pi.object_id = r.payment_id AND pi.kind = 'payment')`
+	// One lookup of the payment's item gives its fee and its line's last five digits (currency,
+	// channel, mode) packed in one number; another its amount.
+	item := func(expr string) string {
+		return `(SELECT ` + expr + ` FROM settlement_items pi WHERE pi.object_id = r.payment_id AND pi.kind = 'payment')`
 	}
 	return `INSERT INTO settlement_items (object_id, line_id, kind, amount, fee)
-		SELECT c.id, ` + fmt.Sprintf("%d + m.n * %d + c.pline %% %d", r.dayBase, merchantFactor, merchantFactor) + `, 'refund',
-		c.amount, (2 * c.pfee * (c.prev + c.cum) + c.pamount) / (2 * c.pamount)
-		- (2 * c.pfee * (c.prev + c.cum - c.amount) + c.pamount) / (2 * c.pamount)
+		SELECT c.id, ` + fmt.Sprintf("%d + m.n * %d + c.pfl %% %d", r.dayBase, merchantFactor, merchantFactor) + `, 'refund',
+		c.amount, (2 * (c.pfl / ` + fmt.Sprint(merchantFactor) + `) * (c.prev + c.cum) + c.pamount) / (2 * c.pamount)
+		- (2 * (c.pfl / ` + fmt.Sprint(merchantFactor) + `) * (c.prev + c.cum - c.amount) + c.pamount) / (2 * c.pamount)
 		FROM (SELECT r.id, r.merchant_id, r.amount,
 			CAST(SUM(r.amount) OVER (PARTITION BY r.payment_id ORDER BY r.succeeded_at, r.id) AS BIGINT) AS cum,
-			` + item("fee") + ` AS pfee, ` + item("amount") + ` AS pamount, ` + item("line_id") + ` AS pline, ` + prev + ` AS prev
+			` + item(fmt.Sprintf("pi.fee * %d + pi.line_id %% %d", merchantFactor, merchantFactor)) + ` AS pfl,
+			` + item("pi.amount") + ` AS pamount, ` + prev + ` AS prev
 			FROM (` + strings.Join(parts, " UNION ALL ") + `) r) c
 		JOIN settle_merchants m ON m.id = c.merchant_id
-		WHERE c.pfee IS NOT NULL`, args
+		WHERE c.pfl IS NOT NULL`, args
 }
 
 // adjustmentItems is the statement that writes the items of the adjustments of resolved breaks
