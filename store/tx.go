@@ -95,6 +95,10 @@ func translate(err error) error {
 			return &qrpay.Error{Code: qrpay.EINVALID, Message: "A value is out of range.", Err: err}
 		case "23503":
 			return &qrpay.Error{Code: qrpay.ENOTFOUND, Message: "A referenced object does not exist.", Err: err}
+		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
+			// Text from outside (a filter, a path) with invalid UTF-8 or a NUL byte, which
+			// PostgreSQL cannot store or compare: the caller's mistake, not ours.
+			return &qrpay.Error{Code: qrpay.EINVALID, Message: "A value is not valid text (invalid UTF-8 or a NUL character).", Err: err}
 		}
 		return err
 	}
