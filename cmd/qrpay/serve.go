@@ -264,7 +264,10 @@ func wire(ctx context.Context, f *serveFlags, ln net.Listener, log *slog.Logger)
 
 	store.Handle(db, a.gateway.DeliverWebhookJob, store.HandlerOptions{Backoff: gateway.WebhookBackoff, Timeout: 30 * time.Second})
 	store.Handle(db, a.gateway.CheckRefundJob, store.HandlerOptions{})
-	store.Handle(db, a.gateway.SweepJob, store.HandlerOptions{Timeout: 5 * time.Minute})
+	// A sweep left running by a process that died blocks the next ones until River rescues it,
+	// which it does only after this timeout: keep it short. A sweep cut off here stops early;
+	// the payments it leased are checked by a later one.
+	store.Handle(db, a.gateway.SweepJob, store.HandlerOptions{Timeout: time.Minute})
 	store.Handle(db, a.gateway.CleanupJob, store.HandlerOptions{})
 	db.Every(f.sweepEvery, func() qrpay.Job { return gateway.Sweep{} })
 	db.Every(10*time.Minute, func() qrpay.Job { return gateway.Cleanup{} })
