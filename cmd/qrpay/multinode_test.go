@@ -205,7 +205,7 @@ func waitAllFinal(t testing.TB, c *client.Client, timeout time.Duration) []clien
 					open++
 				}
 			}
-			if open == 0 {
+			if open == 0 && refundsFinal(ctx, c) {
 				return ps
 			}
 		}
@@ -213,11 +213,39 @@ func waitAllFinal(t testing.TB, c *client.Client, timeout time.Duration) []clien
 			if err != nil {
 				t.Fatalf("list payments: %v", err)
 			}
-			t.Errorf("%d payments still open after %s", open, timeout)
+			t.Errorf("%d payments (or some refunds) still open after %s", open, timeout)
 			return ps
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// refundsFinal reports whether every refund has its outcome: each refund.created event has a
+// refund.succeeded or refund.failed one.
+func refundsFinal(ctx context.Context, c *client.Client) bool {
+	evs, err := allEvents(ctx, c)
+	if err != nil {
+		return false
+	}
+	open := map[string]int{}
+	for _, e := range evs {
+		var obj struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(e.Data.Object, &obj)
+		switch e.Type {
+		case "refund.created":
+			open[obj.ID]++
+		case "refund.succeeded", "refund.failed":
+			open[obj.ID]--
+		}
+	}
+	for _, n := range open {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // statementRow is one line of the mock provider's statement file.
@@ -270,11 +298,11 @@ func providerStatement(t testing.TB, base string, since time.Time) []statementRo
 // reconciliation is what reconcile counted.
 type reconciliation struct {
 	Payments, Accepted, Succeeded, Failed, Closed, Expired, Reversed, LateSucceeded, Open int
-	Lost, Doubled, Mismatched                                                            int
-	Refunds, RefundsSucceeded, RefundsFailed, RefundsOpen                                int
-	RefundedAmount                                                                       int64
-	ProviderPaid, ProviderReversed, ProviderRefunds                                      int
-	Events, WebhookEvents, WebhooksMissing, WebhookReceipts                              int
+	Lost, Doubled, Mismatched                                                             int
+	Refunds, RefundsSucceeded, RefundsFailed, RefundsOpen                                 int
+	RefundedAmount                                                                        int64
+	ProviderPaid, ProviderReversed, ProviderRefunds                                       int
+	Events, WebhookEvents, WebhooksMissing, WebhookReceipts                               int
 }
 
 func (r reconciliation) String() string {
