@@ -307,7 +307,7 @@ func (s *Server) query(ctx context.Context, req tradeReq) (apiAnswer, int) {
 // money. Behaviour 05's payment still comes through, LateDelay after the close.
 func (s *Server) closeTrade(ctx context.Context, req tradeReq, cancel bool) (apiAnswer, int) {
 	var ans apiAnswer
-	err := s.Store.InTx(ctx, func(tx Tx) error {
+	closeTx := func(tx Tx) error {
 		t, err := tx.LockMockTrade(ctx, req.OutTradeNo)
 		now := tx.Now()
 		if qrpay.IsCode(err, qrpay.ENOTFOUND) {
@@ -347,7 +347,12 @@ func (s *Server) closeTrade(ctx context.Context, req tradeReq, cancel bool) (api
 		}
 		ans.Trade = s.wire(t)
 		return tx.UpdateMockTrade(ctx, t)
-	})
+	}
+	err := s.Store.InTx(ctx, closeTx)
+	if qrpay.IsCode(err, qrpay.ECONFLICT) {
+		// Another close of the same unscanned order recorded it first: it exists now.
+		err = s.Store.InTx(ctx, closeTx)
+	}
 	if err != nil {
 		return s.internal(err)
 	}
