@@ -200,6 +200,9 @@ func (s *Service) reverse(ctx context.Context, paymentID string, calls ...*Provi
 		if err := s.record(ctx, tx, calls...); err != nil {
 			return err
 		}
+		if cur.Status == StatusSucceeded && res != nil && res.Refunded {
+			return s.recordReversalRefund(ctx, tx, cur)
+		}
 		if cur.Status.Final() {
 			return nil
 		}
@@ -211,4 +214,42 @@ func (s *Service) reverse(ctx context.Context, paymentID string, calls ...*Provi
 		}
 		return s.transition(ctx, tx, cur, StatusClosed)
 	})
+}
+
+// recordReversalRefund records that a reversal returned the money of a payment whose success
+// was recorded while it was being reversed (the provider's success news arrived between its
+// answer to the reversal and the reversal's transaction): a succeeded refund of what remained,
+// so that qrpay's books say what the provider did, and the payment flagged reversed. Without it
+// the payment would stay succeeded with the customer's money back in their wallet.
+func (s *Service) recordReversalRefund(ctx context.Context, tx Tx, p *Payment) error {
+	amount := p.Refundable()
+	if amount <= 0 || p.HasFlag(FlagReversed) {
+		return nil
+	}
+	now := tx.Now()
+	r := &Refund{ID: qrpay.NewID("re", now), PaymentID: p.ID, MerchantID: p.MerchantID, MerchantRefundNo: "reversal-" + p.ID,
+		Amount: amount, Currency: p.Currency, Status: RefundPending, Reason: "reversed: the provider returned the money",
+		ProviderRefundNo: "reversal"}
+	if err := tx.HoldRefund(ctx, p.ID, amount); err != nil {
+		return err
+	}
+	if err := tx.InsertRefund(ctx, r); err != nil {
+		return err
+	}
+	if err := s.emit(ctx, tx, p.MerchantID, EventRefundCreated, "refund", r.ID, r.Object()); err != nil {
+		return err
+	}
+	r.Status, r.SucceededAt = RefundSucceeded, &now
+	if err := tx.UpdateRefund(ctx, r, RefundPending); err != nil {
+		return err
+	}
+	if err := tx.ReleaseRefund(ctx, p.ID, amount, true); err != nil {
+		return err
+	}
+	if err := s.emit(ctx, tx, p.MerchantID, EventRefundSucceeded, "refund", r.ID, r.Object()); err != nil {
+		return err
+	}
+	p.AddFlag(FlagReversed)
+	p.FailureReason = "reversed after it succeeded: the provider returned the money"
+	return tx.UpdatePayment(ctx, p, p.Status)
 }

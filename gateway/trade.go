@@ -105,6 +105,10 @@ func (s *Service) HandleCallback(ctx context.Context, accountID string, req Call
 		return nack
 	}
 	switch {
+	case cb.Trade != nil && cb.Trade.Status == TradeSucceeded && s.closedHere(ctx, cb.Trade.PaymentID):
+		// A success for a payment qrpay closed, failed or reversed may be stale news (sent
+		// before a reversal returned the money): believe the provider's current answer.
+		_, err = s.SyncPayment(ctx, "", cb.Trade.PaymentID)
 	case cb.Trade != nil:
 		_, err = s.apply(ctx, cb.Trade, "callback")
 	case cb.Refund != nil:
@@ -115,6 +119,12 @@ func (s *Service) HandleCallback(ctx context.Context, accountID string, req Call
 		return nack
 	}
 	return cb.Ack
+}
+
+// closedHere reports whether a payment ended without a success here (closed, expired, failed).
+func (s *Service) closedHere(ctx context.Context, id string) bool {
+	p, err := s.Store.FindPayment(ctx, "", id)
+	return err == nil && p.Status.Final() && p.Status != StatusSucceeded
 }
 
 // SyncPayment asks the provider about a payment and reconciles the answer (the dashboard's
