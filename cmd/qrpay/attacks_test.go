@@ -233,6 +233,19 @@ func TestAttackCallbackTampering(t *testing.T) {
 		if flagged != 1 {
 			t.Errorf("%d payment.flagged events, want 1", flagged)
 		}
+		// A success signed by the provider about a payment qrpay closed (stale news, or a
+		// replay) does not revive it while the provider says it is closed.
+		closed, err := ta.Client.CreatePayment(ctx, client.PaymentParams{MerchantOrderNo: "tamper-2", Amount: 700, Currency: "CNY", Scene: "qr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ta.Client.ClosePayment(ctx, closed.ID); err != nil {
+			t.Fatal(err)
+		}
+		mockCallback(t, ta.URL, secret, time.Now(), notice(700, "CNY", closed.ID))
+		if got, err := ta.Client.Payment(ctx, closed.ID); err != nil || got.Status != "closed" {
+			t.Errorf("a closed payment after a success callback the provider contradicts: %+v %v", got, err)
+		}
 		// The customer really pays: the genuine success still comes through.
 		if st, code := walletPay(ta.URL, p.QR.Payload, "honest"); code != 200 || st != "paid" {
 			t.Fatalf("wallet: %d %s", code, st)
