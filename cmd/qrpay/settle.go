@@ -165,7 +165,7 @@ func printRun(w io.Writer, run *settlement.Run) {
 		for i, d := range run.Settled {
 			days[i] = d.String()
 		}
-		fmt.Fprintf(w, "settled %s as of %s: %d batches\n", strings.Join(days, ", "), run.AsOf.Format(time.RFC3339), run.Created)
+		fmt.Fprintf(w, "settled %s as of %s: %s made\n", strings.Join(days, ", "), run.AsOf.Format(time.RFC3339), plural(run.Created, "batch", "batches"))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "batch\tcount\tgross\trefunds\tfees\treturned\tnet\tpayable\tstatus\tpayout\t")
@@ -180,8 +180,16 @@ func printRun(w io.Writer, run *settlement.Run) {
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d batches; live net %s, payable %s (minor units: %d, %d)\n", len(run.Batches),
+	fmt.Fprintf(w, "%s; live net %s, payable %s (minor units: %d, %d)\n", plural(len(run.Batches), "batch", "batches"),
 		qrpay.FormatMinor(net, 2), qrpay.FormatMinor(payable, 2), net, payable)
+}
+
+// plural writes a count with its noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // runReconcile is `qrpay reconcile --date YYYY-MM-DD [--provider NAME] [--file STATEMENT]`:
