@@ -209,6 +209,9 @@ func NormalizeStatus(s string) string {
 // together or not at all.
 func (s *Service) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconciliation, error) {
 	s.init()
+	if s.initErr != nil {
+		return nil, s.initErr
+	}
 	if req.Date.IsZero() {
 		return nil, qrpay.Invalid("date", "Say which day to reconcile.")
 	}

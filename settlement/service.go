@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,6 +55,9 @@ func (s *Service) init() {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
 		s.initErr = s.Calendar.Validate()
+		if s.Gateway == nil {
+			s.initErr = errors.New("settlement: the service needs the gateway (events, late successes)")
+		}
 		if s.Lookback <= 0 {
 			s.Lookback = 48 * time.Hour
 		}
@@ -275,8 +279,9 @@ func (s *Service) DailyJob(ctx context.Context, _ Daily) error {
 		return nil
 	case err == nil:
 		from = last.AddDays(1)
-		if from.DaysUntil(d) >= s.MaxCatchUp {
-			from = d.AddDays(-(s.MaxCatchUp - 1))
+		// A long outage is caught up MaxCatchUp days per run of the job.
+		if last.AddDays(s.MaxCatchUp).Before(d) {
+			d = last.AddDays(s.MaxCatchUp)
 		}
 	case !qrpay.IsCode(err, qrpay.ENOTFOUND):
 		return err

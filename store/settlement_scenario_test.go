@@ -268,3 +268,39 @@ func TestSettleOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestDailyJobCatchesUp: the daily job settles the last finished day (after the grace), and
+// after a long outage catches up at most MaxCatchUp days per run, in order.
+func TestDailyJobCatchesUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		cal := settlement.Calendar{Zone: shanghai(t)}
+		d := settlement.MustDate("2026-01-01")
+		_, end := cal.Window(d)
+		clock := qrpay.NewFakeClock(end.Add(10 * time.Minute)) // within the grace: the day before
+		db := storetest.Open(t, dialect, clock)
+		svc := newSettlement(t, db, clock, cal)
+		if err := svc.DailyJob(ctx, settlement.Daily{}); err != nil {
+			t.Fatal(err)
+		}
+		if last, err := db.LastSettledDay(ctx); err != nil || last != d.AddDays(-1) {
+			t.Fatalf("within the grace, settled %s, %v", last, err)
+		}
+		clock.Set(end.Add(31 * time.Minute))
+		if err := svc.DailyJob(ctx, settlement.Daily{}); err != nil {
+			t.Fatal(err)
+		}
+		if last, err := db.LastSettledDay(ctx); err != nil || last != d {
+			t.Fatalf("last settled %s, %v", last, err)
+		}
+		clock.Set(end.Add(40*24*time.Hour + time.Hour)) // 40 days later
+		for i, want := range []settlement.Date{d.AddDays(31), d.AddDays(40)} {
+			if err := svc.DailyJob(ctx, settlement.Daily{}); err != nil {
+				t.Fatal(err)
+			}
+			if last, err := db.LastSettledDay(ctx); err != nil || last != want {
+				t.Fatalf("run %d: last settled %s, want %s (%v)", i, last, want, err)
+			}
+		}
+	})
+}
