@@ -32,6 +32,7 @@ type fxPayment struct {
 
 type fxRefund struct {
 	ID, PaymentID, MerchantID, Status string
+	ProviderRefundNo                  string
 	Currency                          qrpay.Currency
 	Amount                            int64
 	SucceededAt                       *time.Time
@@ -114,14 +115,14 @@ func seedRefunds(t testing.TB, db *store.DB, rs []fxRefund) {
 		end := min(start+500, len(rs))
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO refunds (id, payment_id, merchant_id, merchant_refund_no, amount, currency, status,
-			created_at, updated_at, succeeded_at) VALUES `)
+			provider_refund_no, created_at, updated_at, succeeded_at) VALUES `)
 		var args []any
 		for i := start; i < end; i++ {
 			r := rs[i]
 			if i > start {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			var done any
 			if r.SucceededAt != nil {
@@ -129,7 +130,7 @@ func seedRefunds(t testing.TB, db *store.DB, rs []fxRefund) {
 				done = r.SucceededAt.UTC()
 			}
 			args = append(args, r.ID, r.PaymentID, r.MerchantID, "refund-"+r.ID, r.Amount, string(r.Currency), r.Status,
-				created.UTC(), created.UTC(), done)
+				r.ProviderRefundNo, created.UTC(), created.UTC(), done)
 		}
 		if _, err := db.ExecSettlementFixture(ctx, sb.String(), args...); err != nil {
 			t.Fatalf("seed refunds: %v", err)

@@ -93,6 +93,13 @@ func (tx settlementTx) Match(ctx context.Context, p settlement.MatchParams) (*se
 		{`UPDATE settlement_statement_lines SET match_refund = (SELECT r.id FROM refunds r
 			WHERE r.id = settlement_statement_lines.refund_id AND r.payment_id = settlement_statement_lines.match_payment)
 			WHERE statement_id = ? AND type = 'refund' AND refund_id <> '' AND match_payment IS NOT NULL`, []any{sid}},
+		// A refund qrpay recorded under the provider's own number (the return of a reversal,
+		// which the provider lists as "reversal").
+		{`UPDATE settlement_statement_lines SET match_refund = (SELECT MIN(r.id) FROM refunds r
+			WHERE r.payment_id = settlement_statement_lines.match_payment AND r.provider_refund_no <> ''
+			AND r.provider_refund_no = settlement_statement_lines.refund_id)
+			WHERE statement_id = ? AND type = 'refund' AND refund_id <> '' AND match_payment IS NOT NULL
+			AND match_refund IS NULL`, []any{sid}},
 	}
 	for _, s := range steps {
 		if _, err := tx.exec(ctx, s.q, s.args...); err != nil {

@@ -45,6 +45,7 @@ func TestReconcileEveryBreak(t *testing.T) {
 			p("pay_late_amt", 45000, "expired", "", 0),
 			p("pay_rev", 50000, "closed", "reversed", 0),
 			p("pay_theirs", 60000, "succeeded", "", 6),
+			p("pay_revs", 55000, "succeeded", "reversed", 6), // reversed after it succeeded
 			other,
 		})
 		seedRefunds(t, db, []fxRefund{
@@ -52,6 +53,8 @@ func TestReconcileEveryBreak(t *testing.T) {
 			{ID: "re_amt", PaymentID: "pay_match", MerchantID: "mch_a", Currency: "CNY", Amount: 2000, Status: "succeeded", SucceededAt: at(9)},
 			{ID: "re_theirs", PaymentID: "pay_match", MerchantID: "mch_a", Currency: "CNY", Amount: 500, Status: "succeeded", SucceededAt: at(10)},
 			{ID: "re_pending", PaymentID: "pay_stat", MerchantID: "mch_a", Currency: "CNY", Amount: 700, Status: "pending"},
+			{ID: "re_revs", PaymentID: "pay_revs", MerchantID: "mch_a", Currency: "CNY", Amount: 55000, Status: "succeeded",
+				ProviderRefundNo: "reversal", SucceededAt: at(7)},
 		})
 		svc := newSettlement(t, db, clock, cal)
 		m := func(v int64) qrpay.Money { return qrpay.Money{Amount: v, Currency: "CNY"} }
@@ -72,6 +75,8 @@ func TestReconcileEveryBreak(t *testing.T) {
 			line("refund", "pay_match", "re_amt", 1999, "SUCCESS", 9),
 			line("refund", "pay_match", "re_ghost", 300, "SUCCESS", 9),
 			line("refund", "pay_stat", "re_pending", 700, "SUCCESS", 9),
+			line("payment", "pay_revs", "", 55000, "SUCCESS", 6),
+			line("refund", "pay_revs", "reversal", 55000, "SUCCESS", 7),
 		}}
 		rec, err := svc.Reconcile(ctx, settlement.ReconcileRequest{Provider: "mockpay", Date: d1, Statement: st, Actor: operator})
 		if err != nil {
@@ -84,7 +89,7 @@ func TestReconcileEveryBreak(t *testing.T) {
 				t.Errorf("%s breaks: %d, want %d (%+v)", k, rec.NewBreaks[k], n, rec.NewBreaks)
 			}
 		}
-		if len(rec.LateSuccess) != 1 || rec.LateSuccess[0] != "pay_late" || rec.Lines != 12 || rec.Matched < 3 {
+		if len(rec.LateSuccess) != 1 || rec.LateSuccess[0] != "pay_late" || rec.Lines != 14 || rec.Matched < 5 {
 			t.Errorf("reconciliation %+v", rec)
 		}
 		breaks, _, err := svc.Breaks(ctx, settlement.BreakFilter{Limit: 100})
@@ -104,6 +109,11 @@ func TestReconcileEveryBreak(t *testing.T) {
 		}
 		if b := byRef["missing_ours pay_late"]; b == nil || b.Status != settlement.BreakResolved || b.Resolution != settlement.ResolveLateSuccess || b.Hold {
 			t.Errorf("late success break %+v", b)
+		}
+		for _, ref := range []string{"missing_theirs re_revs", "missing_ours refund:mockpay:pay_revs:reversal"} {
+			if b := byRef[ref]; b != nil {
+				t.Errorf("a reversal's refund recorded by qrpay and listed as the provider's reversal: break %+v", b)
+			}
 		}
 		if b := byRef["missing_theirs pay_other"]; b != nil {
 			t.Error("a payment of another channel account was reconciled against the mock provider's statement")
@@ -177,7 +187,8 @@ func TestReconcileEveryBreak(t *testing.T) {
 			}
 		}
 		b := run.Batches[0]
-		if b.Adjustments != 0 || b.Gross != 10000+20000+40000+45000+70000 || b.Refunds != 3000 {
+		// With the payment reversed after it succeeded and its full refund.
+		if b.Adjustments != 0 || b.Gross != 10000+20000+40000+45000+70000+55000 || b.Refunds != 3000+55000 {
 			t.Errorf("batch %+v", b)
 		}
 		// The adjustments were resolved on the next day: they land in its batch.
