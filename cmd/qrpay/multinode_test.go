@@ -894,6 +894,14 @@ func TestSeveralNodes(t *testing.T) {
 	t.Logf("concurrent: 30 refunds -> %d accepted, %d refused; 3 wallets on one code -> %d paid", concurrent.refundsOK, concurrent.refundsRefused, concurrent.wallets)
 	t.Logf("settlement: %s", settled)
 	t.Logf("reconciliation: %s", res)
+	// A graceful stop of every node: each finishes its requests and jobs and exits 0.
+	for _, n := range nodes {
+		start := time.Now()
+		if err := n.stop(); err != nil {
+			t.Errorf("%s exited with %v on SIGTERM", n.name, err)
+		}
+		t.Logf("%s stopped on SIGTERM in %s", n.name, time.Since(start).Round(time.Millisecond))
+	}
 	t.Logf("whole test %s", time.Since(begin).Round(time.Millisecond))
 }
 

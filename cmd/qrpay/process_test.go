@@ -50,11 +50,12 @@ type qrpayProcess struct {
 	DataDir string
 	args    []string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *lockedBuffer // stdout and stderr of every run
-	runs int
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	exitErr error         // how the last run ended
+	out     *lockedBuffer // stdout and stderr of every run
+	runs    int
 }
 
 // freeAddr returns a loopback address nothing listens on now.
@@ -132,7 +133,13 @@ func (p *qrpayProcess) start() {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.exitErr = err
+		p.mu.Unlock()
+		close(done)
+	}()
 	p.cmd, p.done = cmd, done
 }
 
@@ -196,9 +203,12 @@ func (p *qrpayProcess) kill() {
 	p.signal(syscall.SIGKILL, 30*time.Second)
 }
 
-// stop ends the process gracefully with SIGTERM.
-func (p *qrpayProcess) stop() {
+// stop ends the process gracefully with SIGTERM and returns how it exited (nil for status 0).
+func (p *qrpayProcess) stop() error {
 	p.signal(syscall.SIGTERM, 60*time.Second)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitErr
 }
 
 func (p *qrpayProcess) signal(sig syscall.Signal, wait time.Duration) {
