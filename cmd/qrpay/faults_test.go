@@ -204,7 +204,7 @@ func TestFaultSlowProvider(t *testing.T) {
 // gateway retries or asks, and every payment succeeds exactly once.
 func TestFaultProvider5xx(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
-		res, _, _ := faultRun(t, dialect, nil, []loadStep{{"qr", 7}, {"code", 7}, {"code-nowait", 7}, {"refund", 7}}, 6, 6*time.Second)
+		res, _, _ := faultRun(t, dialect, []string{"--counter-wait", "6s"}, []loadStep{{"qr", 7}, {"code", 7}, {"code-nowait", 7}, {"refund", 7}}, 6, 6*time.Second)
 		if res.Succeeded != res.Payments || res.Succeeded == 0 {
 			t.Errorf("%d of %d payments succeeded, want all", res.Succeeded, res.Payments)
 		}
@@ -269,7 +269,11 @@ var killSteps = []loadStep{{"qr", 0}, {"code", 2}, {"code", 0}, {"code", 3}, {"c
 // (the other goes on serving). Afterwards every accepted payment is final, none is lost, none
 // charged twice, and every webhook arrived.
 func TestFaultKillNode(t *testing.T) {
+	// Real processes and no t.Setenv: it runs beside the other tests of processes, and its two
+	// databases beside each other, since most of its time is spent waiting for River's rescue.
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dialect string) {
+		t.Parallel()
 		begin := time.Now()
 		args := []string{"--sweep-every", "1s", "--counter-wait", "6s", "--mockpay-password-delay", "3s", "--mockpay-timeout", "2s"}
 		var procs []*qrpayProcess

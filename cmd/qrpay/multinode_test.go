@@ -614,6 +614,7 @@ func amountWith(rng *rand.Rand, suffix int64) int64 {
 // at once on one payment from all three nodes), a code paid from three wallets at once, a
 // payment closed by three nodes at once, and codes left to expire. Then it reconciles.
 func TestSeveralNodes(t *testing.T) {
+	t.Parallel() // real processes and no t.Setenv: it may run beside the crash test
 	dbURL := requirePostgres(t)
 	begin := time.Now()
 	common := []string{"--sweep-every", "1s", "--counter-wait", "8s", "--mockpay-password-delay", "2s",
