@@ -227,4 +227,3 @@ func TestDecodeContext(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrClosedPipe }
-

@@ -148,7 +148,7 @@ func init() {
 		"wallet.code_title": {"付款码", "Payment code"},
 		"wallet.code_show":  {"出示付款码", "Show a payment code"},
 		"wallet.code_help":  {"收银员扫描或输入这串数字即可收款；每个付款码只能用一次。", "The cashier scans or types these digits; each code works once."},
-		"wallet.behaviours": {"金额的最后两位（分）决定模拟结果：01 拒绝，02 约 10 秒输密码后成功，03 渠道无应答，04 回调两次，05 关单后迟到成功，06 退款失败，07 首次请求 5xx。", "The amount's last two digits (fen) choose the outcome: 01 declined, 02 about 10 s of password then paid, 03 no answer, 04 callback twice, 05 success after the close, 06 refunds fail, 07 5xx on the first try."},
+		"wallet.behaviours": {"金额的最后两位（分）决定模拟结果：01 拒绝，02 约 10 秒输密码后成功，03 渠道无应答，04 回调两次，05 关单后迟到成功，06 退款失败，07 首次请求 5xx。不足 1 元的金额总是成功。", "The amount's last two digits (fen) choose the outcome: 01 declined, 02 about 10 s of password then paid, 03 no answer, 04 callback twice, 05 success after the close, 06 refunds fail, 07 5xx on the first try. Amounts under ¥1 always pay."},
 		"confirm.title":     {"确认付款", "Confirm payment"},
 		"confirm.to":        {"付款给", "Pay to"},
 		"confirm.pay":       {"确认付款", "Pay now"},

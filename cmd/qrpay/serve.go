@@ -20,6 +20,7 @@ import (
 	"github.com/qrpay/qrpay/gateway"
 	"github.com/qrpay/qrpay/gateway/mockpay"
 	"github.com/qrpay/qrpay/merchant"
+	"github.com/qrpay/qrpay/settlement"
 	"github.com/qrpay/qrpay/store"
 	"github.com/qrpay/qrpay/web"
 )
@@ -46,6 +47,7 @@ type serveFlags struct {
 	writeTimeout  time.Duration
 	maxConns      int
 	debugAddr     string
+	settle        settlementFlags
 }
 
 func (f *serveFlags) register(fs interface {
@@ -81,12 +83,13 @@ var serveHooks sync.Map
 
 // app is everything serve wires together.
 type app struct {
-	db        *store.DB
-	merchants *merchant.Service
-	gateway   *gateway.Service
-	mock      *mockpay.Server
-	web       *web.Server
-	log       *slog.Logger
+	db         *store.DB
+	merchants  *merchant.Service
+	gateway    *gateway.Service
+	mock       *mockpay.Server
+	settlement *settlement.Service
+	web        *web.Server
+	log        *slog.Logger
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,6 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var f serveFlags
 	f.dbFlags.register(fs)
 	f.register(fs)
+	f.settle.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -261,6 +265,13 @@ func wire(ctx context.Context, f *serveFlags, ln net.Listener, log *slog.Logger)
 		return fail(err)
 	}
 	a.gateway.Metrics = a.web.Metrics()
+	cal, err := f.settle.calendar(zone)
+	if err != nil {
+		return fail(err)
+	}
+	a.settlement = newSettlementService(db, a.gateway, a.merchants, cal, f.settle, log)
+	a.web.UseSettlement(a.settlement)
+	settlementJobs(db, a.settlement)
 
 	store.Handle(db, a.gateway.DeliverWebhookJob, store.HandlerOptions{Backoff: gateway.WebhookBackoff, Timeout: 30 * time.Second})
 	store.Handle(db, a.gateway.CheckRefundJob, store.HandlerOptions{})

@@ -4,7 +4,8 @@
 // the adapter that routes payments to it. It is how a shop tries qrpay before it has provider
 // contracts, and what test-mode keys always use.
 //
-// Behaviour is chosen by the amount's last two digits, in fen (CONTRACT.md "Mock provider"):
+// Behaviour is chosen by the amount's last two digits, in fen, for amounts of a yuan or more
+// (CONTRACT.md "Mock provider"):
 //
 //	01 declined                       05 the success arrives late, after the payment was closed
 //	02 about 10 s of password, then paid  06 refunds fail
@@ -36,8 +37,15 @@ const (
 	Behaviour5xx       = 7
 )
 
-// Behaviour returns the behaviour an amount selects (its last two digits in fen).
-func Behaviour(amount int64) int { return int(amount % 100) }
+// Behaviour returns the behaviour an amount selects: the fen digits of an amount of a yuan or
+// more (1001 fen, ¥10.01, declines). Amounts under a yuan (1 fen, 13 fen) always pay: their
+// digits are the whole amount, not a choice made on top of one.
+func Behaviour(amount int64) int {
+	if amount < 100 {
+		return 0
+	}
+	return int(amount % 100)
+}
 
 // Headers of the wire protocol.
 const (
