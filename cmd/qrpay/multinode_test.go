@@ -1004,9 +1004,10 @@ func settleOnAllNodes(t *testing.T, nodes []*qrpayProcess, demo *demoFile, c *cl
 	// The merchant's own view: one batch, with the day's succeeded payments.
 	var mine struct {
 		Data []struct {
-			ID    string `json:"id"`
-			Count int    `json:"count"`
-			Gross int64  `json:"gross"`
+			ID      string `json:"id"`
+			Count   int    `json:"count"`
+			Gross   int64  `json:"gross"`
+			Refunds int64  `json:"refunds"`
 		} `json:"data"`
 	}
 	if err := c.Do(context.Background(), http.MethodGet, "/v1/settlements?date="+date, nil, &mine); err != nil {
@@ -1020,21 +1021,52 @@ func settleOnAllNodes(t *testing.T, nodes []*qrpayProcess, demo *demoFile, c *cl
 		t.Fatal(err)
 	}
 	var count int
-	var gross int64
+	var gross, refunded int64
 	for _, p := range ps {
-		if p.Status == "succeeded" && p.PaidAt != nil && p.PaidAt.In(zone).Format("2006-01-02") == date {
+		if p.Status != "succeeded" {
+			continue
+		}
+		if p.PaidAt != nil && p.PaidAt.In(zone).Format("2006-01-02") == date {
 			count++
 			gross += p.Amount
 		}
-	}
-	if len(mine.Data) == 1 && (mine.Data[0].Count < count || mine.Data[0].Gross < gross) {
-		// A batch counts payments and refunds; its gross is the payments'.
-		t.Errorf("the batch holds %d items of %d fen gross; the day had %d payments of %d fen", mine.Data[0].Count, mine.Data[0].Gross, count, gross)
+		rs, err := refundsOf(context.Background(), c, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Status == "succeeded" && r.SucceededAt != nil && r.SucceededAt.In(zone).Format("2006-01-02") == date {
+				count++
+				refunded += r.Amount
+			}
+		}
 	}
 	b := ""
 	if len(mine.Data) == 1 {
-		b = fmt.Sprintf("; the merchant's batch %s: %d items, gross %d fen (the day's payments: %d, %d fen)", mine.Data[0].ID,
-			mine.Data[0].Count, mine.Data[0].Gross, count, gross)
+		got := mine.Data[0]
+		// Every succeeded payment and refund of the day is in the batch, once.
+		if got.Count != count || got.Gross != gross || got.Refunds != refunded {
+			t.Errorf("the batch holds %d items, gross %d, refunds %d fen; the day had %d payments and refunds, %d fen paid, %d refunded",
+				got.Count, got.Gross, got.Refunds, count, gross, refunded)
+		}
+		b = fmt.Sprintf("; the merchant's batch: %d items, gross %d fen, refunds %d fen (the day: %d items, %d paid, %d refunded)",
+			got.Count, got.Gross, got.Refunds, count, gross, refunded)
+		// One settlement.created event for it.
+		var evs struct {
+			Data []client.Event `json:"data"`
+		}
+		if err := c.Do(context.Background(), http.MethodGet, "/v1/events?type=settlement.created&limit=100", nil, &evs); err != nil {
+			t.Errorf("events: %v", err)
+		}
+		n := 0
+		for _, e := range evs.Data {
+			if strings.Contains(string(e.Data.Object), got.ID) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d settlement.created events for batch %s, want 1", n, got.ID)
+		}
 	}
 	return fmt.Sprintf("%s settled on three nodes at once: statuses %v, %d batch(es) for %d merchant(s)%s", date, statuses,
 		len(answers[0].Data), len(perMerchant), b)
