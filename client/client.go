@@ -417,3 +417,107 @@ func (c *Client) ScanImage(ctx context.Context, filename string, image []byte) (
 	}
 	return &out, nil
 }
+
+// --- settlements ----------------------------------------------------------------------------
+
+// Settlement is a day's settlement batch of one merchant and currency, as the API shows it.
+// Amounts are in fen; Net = Gross - Refunds - Fees + ReturnedFees + Adjustments, and Payable is
+// what the payout carries after a carried-in negative balance (see the settlement docs).
+type Settlement struct {
+	ID              string           `json:"id"`
+	Date            string           `json:"date"`
+	MerchantID      string           `json:"merchant_id"`
+	Currency        string           `json:"currency"`
+	Mode            string           `json:"mode"`
+	Count           int64            `json:"count"`
+	PaymentCount    int64            `json:"payment_count"`
+	RefundCount     int64            `json:"refund_count"`
+	AdjustmentCount int64            `json:"adjustment_count"`
+	Gross           int64            `json:"gross"`
+	Refunds         int64            `json:"refunds"`
+	Fees            int64            `json:"fees"`
+	ReturnedFees    int64            `json:"returned_fees"`
+	Adjustments     int64            `json:"adjustments"`
+	Net             int64            `json:"net"`
+	CarriedIn       int64            `json:"carried_in"`
+	CarriedOut      int64            `json:"carried_out"`
+	Payable         int64            `json:"payable"`
+	Status          string           `json:"status"`
+	Cycle           string           `json:"cycle"`
+	PayoutDate      string           `json:"payout_date"`
+	Reference       string           `json:"reference"`
+	PaidAt          *time.Time       `json:"paid_at"`
+	CreatedAt       time.Time        `json:"created_at"`
+	Lines           []SettlementLine `json:"lines"`
+}
+
+// SettlementLine is one channel of a settlement.
+type SettlementLine struct {
+	Channel         string `json:"channel"`
+	Count           int64  `json:"count"`
+	PaymentCount    int64  `json:"payment_count"`
+	RefundCount     int64  `json:"refund_count"`
+	AdjustmentCount int64  `json:"adjustment_count"`
+	Gross           int64  `json:"gross"`
+	Refunds         int64  `json:"refunds"`
+	Fees            int64  `json:"fees"`
+	ReturnedFees    int64  `json:"returned_fees"`
+	Adjustments     int64  `json:"adjustments"`
+	Net             int64  `json:"net"`
+	FeeRate         int    `json:"fee_rate"`
+}
+
+// SettlementList is a page of settlements.
+type SettlementList struct {
+	Data    []Settlement `json:"data"`
+	HasMore bool         `json:"has_more"`
+}
+
+// SettlementParams filter and page the settlement list.
+type SettlementParams struct {
+	Date          string // YYYY-MM-DD, the settlement day; empty for all days
+	Limit         int
+	StartingAfter string
+}
+
+// Settlements lists the key's merchant's settlements of the key's mode, newest first.
+func (c *Client) Settlements(ctx context.Context, p SettlementParams) (*SettlementList, error) {
+	q := url.Values{}
+	if p.Date != "" {
+		q.Set("date", p.Date)
+	}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.StartingAfter != "" {
+		q.Set("starting_after", p.StartingAfter)
+	}
+	path := "/v1/settlements"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out SettlementList
+	if err := c.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Settlement returns a settlement.
+func (c *Client) Settlement(ctx context.Context, id string) (*Settlement, error) {
+	var out Settlement
+	if err := c.Do(ctx, http.MethodGet, "/v1/settlements/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SettlementLinesCSV returns a settlement's lines file: UTF-8 CSV with a byte-order mark, one
+// row per payment, refund and adjustment, which opens in Excel as it is.
+func (c *Client) SettlementLinesCSV(ctx context.Context, id string) ([]byte, error) {
+	var out []byte
+	if err := c.Do(ctx, http.MethodGet, "/v1/settlements/"+url.PathEscape(id)+"/lines.csv", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

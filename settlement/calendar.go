@@ -21,8 +21,11 @@ const DateLayout = "2006-01-02"
 // ParseDate reads a date written YYYY-MM-DD, or returns an EINVALID error naming param.
 func ParseDate(param, s string) (Date, error) {
 	t, err := time.Parse(DateLayout, s)
-	if err != nil || t.Year() < 2000 || t.Year() > 9999 {
+	if err != nil {
 		return Date{}, qrpay.Invalid(param, "%s must be a date written YYYY-MM-DD.", param)
+	}
+	if t.Year() < 2000 {
+		return Date{}, qrpay.Invalid(param, "%s must be in the year 2000 or later.", param)
 	}
 	return Date{t}, nil
 }

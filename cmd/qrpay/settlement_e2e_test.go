@@ -155,12 +155,20 @@ func TestSettlementEndToEnd(t *testing.T) {
 		if rerun.Created != 0 || len(rerun.Settled) != 0 || !bytes.Equal(list1, list2) {
 			t.Fatalf("rerun %+v\n%s\n%s", rerun, list1, list2)
 		}
-		var one settlement.BatchObject
-		if err := ta.Client.Do(ctx, "GET", "/v1/settlements/"+b.ID, nil, &one); err != nil || one.Net != b.Net {
+		one, err := ta.Client.Settlement(ctx, b.ID)
+		if err != nil || one.Net != b.Net || one.Gross != b.Gross || one.Payable != b.Payable || len(one.Lines) != 1 ||
+			one.Lines[0].Net != b.Lines[0].Net || one.Date != b.Date {
 			t.Fatalf("get batch: %+v %v", one, err)
 		}
-		var csv []byte
-		if err := ta.Client.Do(ctx, "GET", "/v1/settlements/"+b.ID+"/lines.csv", nil, &csv); err != nil {
+		typed, err := ta.Client.Settlements(ctx, client.SettlementParams{Date: today.String()})
+		if err != nil || len(typed.Data) != 1 || typed.Data[0].ID != b.ID || typed.HasMore {
+			t.Fatalf("client list: %+v %v", typed, err)
+		}
+		if other, err := ta.Client.Settlements(ctx, client.SettlementParams{Date: "2001-01-01"}); err != nil || len(other.Data) != 0 {
+			t.Fatalf("another day: %+v %v", other, err)
+		}
+		csv, err := ta.Client.SettlementLinesCSV(ctx, b.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
 		lf, err := settlement.ReadLinesCSV(bytes.NewReader(csv))
