@@ -737,7 +737,31 @@ func TestAttackHTMLInjection(t *testing.T) {
 			t.Errorf("%s does not show the escaped markup at all (is the name or memo on it?)", must)
 		}
 	}
-	t.Logf("%d pages read, %d of them show the markup escaped, none unescaped", len(pages), shown)
+	// The pages' own scripts (the counter's receipt, the cashier's status) build what they show
+	// from JSON: as text, never as markup.
+	scripts := map[string]bool{}
+	for _, body := range pages {
+		for _, m := range regexp.MustCompile(`src="(/static/[^"]+\.js)[^"]*"`).FindAllStringSubmatch(body, -1) {
+			scripts[m[1]] = true
+		}
+	}
+	for path := range scripts {
+		resp, err := http.Get(ta.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+			if bytes.Contains(js, []byte(sink)) {
+				t.Errorf("%s uses %s", path, sink)
+			}
+		}
+	}
+	if len(scripts) == 0 {
+		t.Error("no page script found")
+	}
+	t.Logf("%d pages read, %d of them show the markup escaped, none unescaped; %d page scripts use no HTML sinks", len(pages), shown, len(scripts))
 	if t.Failed() {
 		t.Logf("server output:\n%s", tail(ta.Output.String(), 4000))
 	}
