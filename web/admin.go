@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -80,13 +81,9 @@ func (s *Server) registerAdminRoutes(g *echo.Group) {
 // readBody reads a JSON body into v strictly; an empty body is allowed when optional (the
 // lifecycle actions take {} or nothing).
 func readBody(c echo.Context, v any, optional bool) error {
-	b, err := io.ReadAll(c.Request().Body)
+	b, err := readAll(c)
 	if err != nil {
-		var tl *tooLarge
-		if errors.As(err, &tl) {
-			return tl
-		}
-		return qrpay.Errorf(qrpay.EINVALID, "The request body could not be read.")
+		return err
 	}
 	if optional && len(bytes.TrimSpace(b)) == 0 {
 		return nil
@@ -98,6 +95,19 @@ func readBody(c echo.Context, v any, optional bool) error {
 // merchant is 404.
 func (s *Server) adminMerchant(c echo.Context) (*merchant.Merchant, error) {
 	return s.Merchants.Merchant(c.Request().Context(), c.Param("id"))
+}
+
+// merchantList answers what load lists of the route's merchant (404 for an unknown merchant),
+// each shown by show.
+func merchantList[T, U any](s *Server, c echo.Context, load func(context.Context, string) ([]T, error), show func(T) U) error {
+	if _, err := s.adminMerchant(c); err != nil {
+		return err
+	}
+	xs, err := load(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(xs, show)})
 }
 
 type merchantCreateBody struct {
@@ -138,11 +148,7 @@ func (s *Server) handleAdminMerchantList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]merchant.MerchantView, len(ms))
-	for i, m := range ms {
-		out[i] = m.View()
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out, HasMore: more})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(ms, (*merchant.Merchant).View), HasMore: more})
 }
 
 func validStatus(st merchant.Status) bool {
@@ -156,10 +162,7 @@ func validStatus(st merchant.Status) bool {
 
 func (s *Server) handleAdminMerchantView(c echo.Context) error {
 	m, err := s.adminMerchant(c)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, m.View())
+	return reply(c, http.StatusOK, (*merchant.Merchant).View, m, err)
 }
 
 func (s *Server) handleAdminMerchantMove(action string) echo.HandlerFunc {
@@ -171,10 +174,7 @@ func (s *Server) handleAdminMerchantMove(action string) echo.HandlerFunc {
 			return err
 		}
 		m, err := s.Merchants.Move(c.Request().Context(), operatorActor(c), c.Param("id"), action, b.Reason)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, m.View())
+		return reply(c, http.StatusOK, (*merchant.Merchant).View, m, err)
 	}
 }
 
@@ -191,20 +191,13 @@ type StatusChangeObject struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+func statusChangeObject(h *merchant.StatusChange) StatusChangeObject {
+	return StatusChangeObject{ID: h.ID, Action: h.Action, From: string(h.From), To: string(h.To), Reason: h.Reason,
+		ActorKind: h.ActorKind, ActorID: h.ActorID, ActorName: h.ActorName, CreatedAt: h.CreatedAt}
+}
+
 func (s *Server) handleAdminHistory(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	hs, err := s.Merchants.StatusHistory(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]StatusChangeObject, len(hs))
-	for i, h := range hs {
-		out[i] = StatusChangeObject{ID: h.ID, Action: h.Action, From: string(h.From), To: string(h.To), Reason: h.Reason,
-			ActorKind: h.ActorKind, ActorID: h.ActorID, ActorName: h.ActorName, CreatedAt: h.CreatedAt}
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.StatusHistory, statusChangeObject)
 }
 
 func (s *Server) handleAdminFeeRates(c echo.Context) error {
@@ -237,10 +230,7 @@ func (s *Server) handleAdminFeeRatesSet(c echo.Context) error {
 		rates[ch] = int(bps)
 	}
 	m, err := s.Merchants.SetFeeRates(c.Request().Context(), operatorActor(c), c.Param("id"), rates)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, m.View())
+	return reply(c, http.StatusOK, (*merchant.Merchant).View, m, err)
 }
 
 // FeeRateChangeObject is a fee rate change as the operator API shows it.
@@ -254,20 +244,13 @@ type FeeRateChangeObject struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+func feeRateChangeObject(h *merchant.FeeRateChange) FeeRateChangeObject {
+	return FeeRateChangeObject{ID: h.ID, Channel: h.Channel, Old: h.Old, New: h.New, ActorID: h.ActorID,
+		ActorName: h.ActorName, CreatedAt: h.CreatedAt}
+}
+
 func (s *Server) handleAdminFeeRateHistory(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	hs, err := s.Merchants.FeeRateHistory(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]FeeRateChangeObject, len(hs))
-	for i, h := range hs {
-		out[i] = FeeRateChangeObject{ID: h.ID, Channel: h.Channel, Old: h.Old, New: h.New, ActorID: h.ActorID,
-			ActorName: h.ActorName, CreatedAt: h.CreatedAt}
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.FeeRateHistory, feeRateChangeObject)
 }
 
 // BindingObject is a channel binding as the operator API shows it.
@@ -292,18 +275,11 @@ func (s *Server) bindingList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]BindingObject, len(bs))
-	for i, b := range bs {
-		out[i] = bindingObject(b)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(bs, bindingObject)})
 }
 
 func (s *Server) handleAdminBindings(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	return s.bindingList(c)
+	return merchantList(s, c, s.Merchants.Bindings, bindingObject)
 }
 
 // checkAccount refuses a binding to a channel account this server does not have, or of
@@ -393,18 +369,7 @@ func documentObject(d *merchant.Document) DocumentObject {
 }
 
 func (s *Server) handleAdminDocuments(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	ds, err := s.Merchants.Documents(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]DocumentObject, len(ds))
-	for i, d := range ds {
-		out[i] = documentObject(d)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.Documents, documentObject)
 }
 
 // handleAdminDocumentAdd takes a multipart form with "kind" and "file".
@@ -418,10 +383,7 @@ func (s *Server) handleAdminDocumentAdd(c echo.Context) error {
 	}
 	d, err := s.Merchants.AddDocument(c.Request().Context(), operatorActor(c), c.Param("id"),
 		merchant.Upload{Kind: c.FormValue("kind"), Data: data})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, documentObject(d))
+	return reply(c, http.StatusCreated, documentObject, d, err)
 }
 
 // formFile reads an uploaded file of a multipart form, up to one byte past the document limit
@@ -480,18 +442,7 @@ func storeObject(st *merchant.Store) StoreObject {
 }
 
 func (s *Server) handleAdminStores(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	sts, err := s.Merchants.Stores(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]StoreObject, len(sts))
-	for i, st := range sts {
-		out[i] = storeObject(st)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.Stores, storeObject)
 }
 
 func (s *Server) handleAdminStoreCreate(c echo.Context) error {
@@ -504,19 +455,13 @@ func (s *Server) handleAdminStoreCreate(c echo.Context) error {
 		return err
 	}
 	st, err := s.Merchants.CreateStore(c.Request().Context(), operatorActor(c), c.Param("id"), b.Name, b.City, b.Address)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, storeObject(st))
+	return reply(c, http.StatusCreated, storeObject, st, err)
 }
 
 func (s *Server) handleAdminStoreStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		st, err := s.Merchants.SetStoreStatus(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("store"), status)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, storeObject(st))
+		return reply(c, http.StatusOK, storeObject, st, err)
 	}
 }
 
@@ -537,18 +482,7 @@ func terminalObject(t *merchant.Terminal) TerminalObject {
 }
 
 func (s *Server) handleAdminTerminals(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	ts, err := s.Merchants.Terminals(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]TerminalObject, len(ts))
-	for i, t := range ts {
-		out[i] = terminalObject(t)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.Terminals, terminalObject)
 }
 
 func (s *Server) handleAdminTerminalCreate(c echo.Context) error {
@@ -579,10 +513,7 @@ func (s *Server) handleAdminTerminalCreate(c echo.Context) error {
 func (s *Server) handleAdminTerminalStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := s.Merchants.SetTerminalStatus(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("terminal"), status)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, terminalObject(t))
+		return reply(c, http.StatusOK, terminalObject, t, err)
 	}
 }
 
@@ -674,15 +605,9 @@ func (s *Server) handleAdminStickerCreate(c echo.Context) error {
 }
 
 func (s *Server) handleAdminSticker(c echo.Context) error {
-	st, err := s.Merchants.Sticker(c.Request().Context(), c.Param("id"), c.Param("sticker"))
-	if err != nil {
-		return err
-	}
-	o, err := s.stickerObject(c, st)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, o)
+	return s.stickerAction(c, func() (*merchant.Sticker, error) {
+		return s.Merchants.Sticker(c.Request().Context(), c.Param("id"), c.Param("sticker"))
+	})
 }
 
 func (s *Server) handleAdminStickerImage(c echo.Context) error {
@@ -745,28 +670,21 @@ type APIKeyObject struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
-func keyObject(k *merchant.APIKey, withSecret bool) APIKeyObject {
-	o := APIKeyObject{ID: k.ID, Object: "api_key", Mode: k.Mode, Status: k.Status, ExpiresAt: k.ExpiresAt, CreatedAt: k.CreatedAt,
+// keyObject shows an API key without its secret.
+func keyObject(k *merchant.APIKey) APIKeyObject {
+	return APIKeyObject{ID: k.ID, Object: "api_key", Mode: k.Mode, Status: k.Status, ExpiresAt: k.ExpiresAt, CreatedAt: k.CreatedAt,
 		RevokedAt: k.RevokedAt}
-	if withSecret {
-		o.Secret = k.Secret
-	}
+}
+
+// newKeyObject shows a key that was just made, with its secret.
+func newKeyObject(k *merchant.APIKey) APIKeyObject {
+	o := keyObject(k)
+	o.Secret = k.Secret
 	return o
 }
 
 func (s *Server) handleAdminKeys(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	ks, err := s.Merchants.APIKeys(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]APIKeyObject, len(ks))
-	for i, k := range ks {
-		out[i] = keyObject(k, false)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.APIKeys, keyObject)
 }
 
 func (s *Server) handleAdminKeyCreate(c echo.Context) error {
@@ -777,10 +695,7 @@ func (s *Server) handleAdminKeyCreate(c echo.Context) error {
 		return err
 	}
 	k, err := s.Merchants.CreateAPIKey(c.Request().Context(), operatorActor(c), c.Param("id"), b.Mode)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, keyObject(k, true))
+	return reply(c, http.StatusCreated, newKeyObject, k, err)
 }
 
 func (s *Server) handleAdminKeyRotate(c echo.Context) error {
@@ -801,31 +716,17 @@ func (s *Server) handleAdminKeyRotate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"new": keyObject(k, true), "old": keyObject(old, false),
+	return c.JSON(http.StatusCreated, map[string]any{"new": newKeyObject(k), "old": keyObject(old),
 		"id": k.ID, "secret": k.Secret})
 }
 
 func (s *Server) handleAdminKeyRevoke(c echo.Context) error {
 	k, err := s.Merchants.RevokeAPIKey(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("key"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, keyObject(k, false))
+	return reply(c, http.StatusOK, keyObject, k, err)
 }
 
 func (s *Server) handleAdminEndpoints(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	es, err := s.Merchants.Endpoints(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]EndpointObject, len(es))
-	for i, e := range es {
-		out[i] = endpointObject(e, false)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.Endpoints, endpointObject)
 }
 
 func (s *Server) handleAdminEndpointCreate(c echo.Context) error {
@@ -836,18 +737,12 @@ func (s *Server) handleAdminEndpointCreate(c echo.Context) error {
 		return err
 	}
 	e, err := s.Merchants.CreateEndpoint(c.Request().Context(), operatorActor(c), c.Param("id"), b.URL)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, endpointObject(e, true))
+	return reply(c, http.StatusCreated, newEndpointObject, e, err)
 }
 
 func (s *Server) handleAdminEndpointDelete(c echo.Context) error {
 	e, err := s.Merchants.DeleteEndpoint(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("endpoint"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, endpointObject(e, false))
+	return reply(c, http.StatusOK, endpointObject, e, err)
 }
 
 // UserObject is a user as the APIs show it; a password only when one was just made up.
@@ -867,25 +762,16 @@ type UserObject struct {
 	LastLoginAt        *time.Time `json:"last_login_at"`
 }
 
-func userObject(u *merchant.User, now time.Time) UserObject {
+// userObject shows a user; locked is as of now.
+func (s *Server) userObject(u *merchant.User) UserObject {
+	now := s.Clock.Now()
 	return UserObject{ID: u.ID, Object: "user", MerchantID: u.MerchantID, Login: u.Login, DisplayName: u.DisplayName, Role: u.Role,
 		Status: u.Status, TOTPEnabled: u.TOTPEnabled, MustChangePassword: u.MustChangePassword,
 		Locked: u.LockedUntil != nil && now.Before(*u.LockedUntil), CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}
 }
 
 func (s *Server) handleAdminUsers(c echo.Context) error {
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	us, err := s.Merchants.Users(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	out := make([]UserObject, len(us))
-	for i, u := range us {
-		out[i] = userObject(u, s.Clock.Now())
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return merchantList(s, c, s.Merchants.Users, s.userObject)
 }
 
 // handleAdminUserCreate adds a merchant user. Without a password one is made up and returned
@@ -915,7 +801,7 @@ func (s *Server) handleAdminUserCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o := userObject(u, s.Clock.Now())
+	o := s.userObject(u)
 	if b.Password == "" {
 		o.Password = pw
 	}
@@ -960,7 +846,7 @@ func (s *Server) resetPassword(c echo.Context, merchantID, userID string) error 
 	if err != nil {
 		return err
 	}
-	o := userObject(u, s.Clock.Now())
+	o := s.userObject(u)
 	if b.Password == "" {
 		o.Password = pw
 	}
@@ -970,10 +856,7 @@ func (s *Server) resetPassword(c echo.Context, merchantID, userID string) error 
 func (s *Server) handleAdminUserStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u, err := s.Merchants.SetUserStatus(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("user"), status)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, userObject(u, s.Clock.Now()))
+		return reply(c, http.StatusOK, s.userObject, u, err)
 	}
 }
 
@@ -1024,13 +907,13 @@ func (s *Server) handleAdminAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AuditObject, len(es))
-	for i, e := range es {
-		out[i] = AuditObject{ID: e.ID, ActorKind: e.ActorKind, ActorID: e.ActorID, ActorName: e.ActorName, MerchantID: e.MerchantID,
-			Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, Before: rawJSON(e.Before), After: rawJSON(e.After),
-			RemoteAddr: e.RemoteAddr, CreatedAt: e.CreatedAt}
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out, HasMore: more})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(es, auditObject), HasMore: more})
+}
+
+func auditObject(e *merchant.AuditEntry) AuditObject {
+	return AuditObject{ID: e.ID, ActorKind: e.ActorKind, ActorID: e.ActorID, ActorName: e.ActorName, MerchantID: e.MerchantID,
+		Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, Before: rawJSON(e.Before), After: rawJSON(e.After),
+		RemoteAddr: e.RemoteAddr, CreatedAt: e.CreatedAt}
 }
 
 // atoiDefault parses a form's integer, or returns def.
@@ -1049,11 +932,7 @@ func (s *Server) handleAdminOperators(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]UserObject, len(us))
-	for i, u := range us {
-		out[i] = userObject(u, s.Clock.Now())
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(us, s.userObject)})
 }
 
 // handleAdminOperatorCreate adds an operator (admin or reviewer); without a password one is
@@ -1080,7 +959,7 @@ func (s *Server) handleAdminOperatorCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o := userObject(u, s.Clock.Now())
+	o := s.userObject(u)
 	if b.Password == "" {
 		o.Password = pw
 	}
@@ -1094,10 +973,7 @@ func (s *Server) handleAdminOperatorReset(c echo.Context) error {
 func (s *Server) handleAdminOperatorStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u, err := s.Merchants.SetUserStatus(c.Request().Context(), operatorActor(c), "", c.Param("user"), status)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, userObject(u, s.Clock.Now()))
+		return reply(c, http.StatusOK, s.userObject, u, err)
 	}
 }
 

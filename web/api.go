@@ -231,6 +231,23 @@ type List struct {
 	HasMore bool   `json:"has_more"`
 }
 
+// objects shows each of xs as the APIs do (an empty list is [], never null).
+func objects[T, U any](xs []T, show func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = show(x)
+	}
+	return out
+}
+
+// reply answers x as show shows it, or the error that came with it.
+func reply[T, U any](c echo.Context, status int, show func(T) U, x T, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, show(x))
+}
+
 // intParam reads an integer query parameter; absent is 0.
 func intParam(c echo.Context, name string) (int, error) {
 	v := c.QueryParam(name)
@@ -256,10 +273,7 @@ func (s *Server) handlePaymentList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gateway.PaymentObject, len(ps))
-	for i, p := range ps {
-		out[i] = p.Object(s.PublicURL)
-	}
+	out := objects(ps, func(p *gateway.Payment) gateway.PaymentObject { return p.Object(s.PublicURL) })
 	return c.JSON(http.StatusOK, List{Object: "list", Data: out, HasMore: more})
 }
 
@@ -294,10 +308,7 @@ func (s *Server) handleRefundCreate(c echo.Context) error {
 
 func (s *Server) handleRefundView(c echo.Context) error {
 	r, err := s.Gateway.Refund(c.Request().Context(), callerOf(c).MerchantID, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, r.Object())
+	return reply(c, http.StatusOK, (*gateway.Refund).Object, r, err)
 }
 
 func (s *Server) handleRefundList(c echo.Context) error {
@@ -305,11 +316,7 @@ func (s *Server) handleRefundList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gateway.RefundObject, len(rs))
-	for i, r := range rs {
-		out[i] = r.Object()
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(rs, (*gateway.Refund).Object)})
 }
 
 func (s *Server) handleEventList(c echo.Context) error {
@@ -322,27 +329,17 @@ func (s *Server) handleEventList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gateway.EventObject, len(evs))
-	for i, e := range evs {
-		out[i] = e.Object()
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out, HasMore: more})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(evs, (*gateway.Event).Object), HasMore: more})
 }
 
 func (s *Server) handleEventView(c echo.Context) error {
 	e, err := s.Gateway.Store.FindEvent(c.Request().Context(), callerOf(c).MerchantID, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, e.Object())
+	return reply(c, http.StatusOK, (*gateway.Event).Object, e, err)
 }
 
 func (s *Server) handleEventResend(c echo.Context) error {
 	e, err := s.Gateway.ResendEvent(c.Request().Context(), callerOf(c).MerchantID, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, e.Object())
+	return reply(c, http.StatusAccepted, (*gateway.Event).Object, e, err)
 }
 
 // EndpointObject is a webhook endpoint as the API shows it; the secret only when created.
@@ -356,12 +353,16 @@ type EndpointObject struct {
 	CreatedAt      int64  `json:"created"`
 }
 
-func endpointObject(e *merchant.WebhookEndpoint, withSecret bool) EndpointObject {
-	o := EndpointObject{ID: e.ID, Object: "webhook_endpoint", URL: e.URL, Status: e.Status, DisabledReason: e.DisabledReason,
+// endpointObject shows a webhook endpoint without its secret.
+func endpointObject(e *merchant.WebhookEndpoint) EndpointObject {
+	return EndpointObject{ID: e.ID, Object: "webhook_endpoint", URL: e.URL, Status: e.Status, DisabledReason: e.DisabledReason,
 		CreatedAt: e.CreatedAt.Unix()}
-	if withSecret {
-		o.Secret = e.Secret
-	}
+}
+
+// newEndpointObject shows an endpoint that was just made, with its secret.
+func newEndpointObject(e *merchant.WebhookEndpoint) EndpointObject {
+	o := endpointObject(e)
+	o.Secret = e.Secret
 	return o
 }
 
@@ -385,7 +386,7 @@ func (s *Server) handleEndpointCreate(c echo.Context) error {
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusCreated, endpointObject(e, true), nil
+		return http.StatusCreated, newEndpointObject(e), nil
 	})
 	return s.result(c, res, err)
 }
@@ -395,18 +396,11 @@ func (s *Server) handleEndpointList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]EndpointObject, len(es))
-	for i, e := range es {
-		out[i] = endpointObject(e, false)
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(es, endpointObject)})
 }
 
 func (s *Server) handleEndpointDelete(c echo.Context) error {
 	caller := callerOf(c)
 	e, err := s.Merchants.DeleteEndpoint(c.Request().Context(), apiActor(c), caller.MerchantID, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, endpointObject(e, false))
+	return reply(c, http.StatusOK, endpointObject, e, err)
 }
