@@ -40,27 +40,39 @@ func (s *Server) settlementService() (*settlement.Service, error) {
 	return nil, qrpay.Errorf(qrpay.EINVALIDSTATE, "Settlement is not set up on this server.")
 }
 
+// settled makes a handler of one that needs the settlement service; until the server has one,
+// it answers EINVALIDSTATE.
+func (s *Server) settled(h func(echo.Context, *settlement.Service) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		svc, err := s.settlementService()
+		if err != nil {
+			return err
+		}
+		return h(c, svc)
+	}
+}
+
 // registerSettlementRoutes lists settlement's API, operator API and pages.
 func (s *Server) registerSettlementRoutes(v1, admin, pages *echo.Group) {
-	v1.GET("/settlements", s.handleSettlementList)
-	v1.GET("/settlements/:id", s.handleSettlementView)
-	v1.GET("/settlements/:id/lines.csv", s.handleSettlementLinesCSV)
+	v1.GET("/settlements", s.settled(s.handleSettlementList))
+	v1.GET("/settlements/:id", s.settled(s.handleSettlementView))
+	v1.GET("/settlements/:id/lines.csv", s.settled(s.handleSettlementLinesCSV))
 
-	admin.POST("/settlements/run", s.handleAdminSettlementRun, requireAdmin)
-	admin.GET("/settlements", s.handleAdminSettlementList)
-	admin.GET("/settlements/overview", s.handleAdminSettlementOverview)
-	admin.GET("/settlements/payouts.csv", s.handleAdminPayoutFile, requireAdmin)
-	admin.GET("/settlements/holidays", s.handleAdminHolidays)
-	admin.PUT("/settlements/holidays/:date", s.handleAdminHolidayPut, requireAdmin)
-	admin.DELETE("/settlements/holidays/:date", s.handleAdminHolidayDelete, requireAdmin)
-	admin.GET("/settlements/:id", s.handleAdminSettlementView)
-	admin.GET("/settlements/:id/lines.csv", s.handleAdminSettlementLinesCSV)
-	admin.POST("/settlements/:id/paid", s.handleAdminSettlementPaid, requireAdmin)
-	admin.POST("/reconciliations", s.handleAdminReconcile, requireAdmin)
-	admin.POST("/reconciliations/import", s.handleAdminReconcileImport, requireAdmin)
-	admin.GET("/breaks", s.handleAdminBreaks)
-	admin.GET("/breaks/:id", s.handleAdminBreak)
-	admin.POST("/breaks/:id/resolve", s.handleAdminBreakResolve, requireAdmin)
+	admin.POST("/settlements/run", s.settled(s.handleAdminSettlementRun), requireAdmin)
+	admin.GET("/settlements", s.settled(s.handleAdminSettlementList))
+	admin.GET("/settlements/overview", s.settled(s.handleAdminSettlementOverview))
+	admin.GET("/settlements/payouts.csv", s.settled(s.handleAdminPayoutFile), requireAdmin)
+	admin.GET("/settlements/holidays", s.settled(s.handleAdminHolidays))
+	admin.PUT("/settlements/holidays/:date", s.settled(s.handleAdminHolidayPut), requireAdmin)
+	admin.DELETE("/settlements/holidays/:date", s.settled(s.handleAdminHolidayDelete), requireAdmin)
+	admin.GET("/settlements/:id", s.settled(s.handleAdminSettlementView))
+	admin.GET("/settlements/:id/lines.csv", s.settled(s.handleAdminSettlementLinesCSV))
+	admin.POST("/settlements/:id/paid", s.settled(s.handleAdminSettlementPaid), requireAdmin)
+	admin.POST("/reconciliations", s.settled(s.handleAdminReconcile), requireAdmin)
+	admin.POST("/reconciliations/import", s.settled(s.handleAdminReconcileImport), requireAdmin)
+	admin.GET("/breaks", s.settled(s.handleAdminBreaks))
+	admin.GET("/breaks/:id", s.settled(s.handleAdminBreak))
+	admin.POST("/breaks/:id/resolve", s.settled(s.handleAdminBreakResolve), requireAdmin)
 
 	s.registerSettlementPages(pages)
 }
@@ -74,26 +86,18 @@ func dateParam(c echo.Context, name string) (settlement.Date, error) {
 	return settlement.ParseDate(name, v)
 }
 
-// batchObjects returns batches as the API shows them.
-func batchObjects(bs []*settlement.Batch) []settlement.BatchObject {
-	out := make([]settlement.BatchObject, len(bs))
-	for i, b := range bs {
-		out[i] = b.Object()
+// dateOr reads an optional YYYY-MM-DD query parameter, def when it is absent.
+func dateOr(c echo.Context, name string, def settlement.Date) (settlement.Date, error) {
+	d, err := dateParam(c, name)
+	if err == nil && d.IsZero() {
+		d = def
 	}
-	return out
+	return d, err
 }
 
-// --- merchant API -----------------------------------------------------------------------------
-
-// handleSettlementList is GET /v1/settlements?date=&limit=&starting_after=: the caller's batches
-// of its key's mode, newest first.
-func (s *Server) handleSettlementList(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
-	caller := callerOf(c)
-	f := settlement.BatchFilter{MerchantID: caller.MerchantID, Mode: caller.Mode, StartingAfter: c.QueryParam("starting_after")}
+// batchList answers a page of the batches of f, with the query's date and limit.
+func batchList(c echo.Context, svc *settlement.Service, f settlement.BatchFilter) error {
+	var err error
 	if f.Day, err = dateParam(c, "date"); err != nil {
 		return err
 	}
@@ -104,15 +108,21 @@ func (s *Server) handleSettlementList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: batchObjects(batches), HasMore: more})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(batches, (*settlement.Batch).Object), HasMore: more})
+}
+
+// --- merchant API -----------------------------------------------------------------------------
+
+// handleSettlementList is GET /v1/settlements?date=&limit=&starting_after=: the caller's batches
+// of its key's mode, newest first.
+func (s *Server) handleSettlementList(c echo.Context, svc *settlement.Service) error {
+	caller := callerOf(c)
+	return batchList(c, svc, settlement.BatchFilter{MerchantID: caller.MerchantID, Mode: caller.Mode,
+		StartingAfter: c.QueryParam("starting_after")})
 }
 
 // callerBatch returns a batch of the caller's merchant and mode; anything else is ENOTFOUND.
-func (s *Server) callerBatch(c echo.Context) (*settlement.Batch, error) {
-	svc, err := s.settlementService()
-	if err != nil {
-		return nil, err
-	}
+func callerBatch(c echo.Context, svc *settlement.Service) (*settlement.Batch, error) {
 	caller := callerOf(c)
 	b, err := svc.Batch(c.Request().Context(), caller.MerchantID, c.Param("id"))
 	if err != nil {
@@ -125,17 +135,14 @@ func (s *Server) callerBatch(c echo.Context) (*settlement.Batch, error) {
 }
 
 // handleSettlementView is GET /v1/settlements/{id}.
-func (s *Server) handleSettlementView(c echo.Context) error {
-	b, err := s.callerBatch(c)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, b.Object())
+func (s *Server) handleSettlementView(c echo.Context, svc *settlement.Service) error {
+	b, err := callerBatch(c, svc)
+	return reply(c, http.StatusOK, (*settlement.Batch).Object, b, err)
 }
 
 // handleSettlementLinesCSV is GET /v1/settlements/{id}/lines.csv.
-func (s *Server) handleSettlementLinesCSV(c echo.Context) error {
-	b, err := s.callerBatch(c)
+func (s *Server) handleSettlementLinesCSV(c echo.Context, svc *settlement.Service) error {
+	b, err := callerBatch(c, svc)
 	if err != nil {
 		return err
 	}
@@ -154,27 +161,14 @@ func writeLinesCSV(c echo.Context, b *settlement.Batch) error {
 
 // --- operator API -----------------------------------------------------------------------------
 
-// readJSON reads a request body strictly into v.
-func readJSON(c echo.Context, v any) error {
-	b, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return qrpay.Errorf(qrpay.EINVALID, "The request body could not be read.")
-	}
-	return decodeJSON(b, v)
-}
-
 // handleAdminSettlementRun is POST /admin/v1/settlements/run {date, as_of?}: settle the day (and
 // the unsettled days before it), answering the day's batches.
-func (s *Server) handleAdminSettlementRun(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminSettlementRun(c echo.Context, svc *settlement.Service) error {
 	var b struct {
 		Date string `json:"date"`
 		AsOf string `json:"as_of"`
 	}
-	if err := readJSON(c, &b); err != nil {
+	if err := readBody(c, &b, false); err != nil {
 		return err
 	}
 	day, err := settlement.ParseDate("date", b.Date)
@@ -195,49 +189,30 @@ func (s *Server) handleAdminSettlementRun(c echo.Context) error {
 }
 
 // handleAdminSettlementList is GET /admin/v1/settlements?date=&merchant_id=&status=&mode=.
-func (s *Server) handleAdminSettlementList(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminSettlementList(c echo.Context, svc *settlement.Service) error {
 	f := settlement.BatchFilter{MerchantID: c.QueryParam("merchant_id"), Status: c.QueryParam("status"),
 		Mode: c.QueryParam("mode"), StartingAfter: c.QueryParam("starting_after")}
 	if f.Mode != "" && f.Mode != merchant.ModeLive && f.Mode != merchant.ModeTest {
 		return qrpay.Invalid("mode", "mode must be live or test.")
 	}
-	if f.Day, err = dateParam(c, "date"); err != nil {
-		return err
-	}
-	if f.Limit, err = intParam(c, "limit"); err != nil {
-		return err
-	}
-	batches, more, err := svc.Batches(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: batchObjects(batches), HasMore: more})
+	return batchList(c, svc, f)
 }
 
 // handleAdminSettlementView is GET /admin/v1/settlements/{id}.
-func (s *Server) handleAdminSettlementView(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminSettlementView(c echo.Context, svc *settlement.Service) error {
 	b, err := svc.Batch(c.Request().Context(), "", c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, b.Object())
+	return reply(c, http.StatusOK, (*settlement.Batch).Object, b, err)
 }
 
-// handleAdminSettlementLinesCSV is GET /admin/v1/settlements/{id}/lines.csv.
-func (s *Server) handleAdminSettlementLinesCSV(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
-	b, err := svc.Batch(c.Request().Context(), "", c.Param("id"))
+// handleAdminSettlementLinesCSV is GET /admin/v1/settlements/{id}/lines.csv, and the console's
+// download of the same file.
+func (s *Server) handleAdminSettlementLinesCSV(c echo.Context, svc *settlement.Service) error {
+	return batchLinesCSV(c, svc, "")
+}
+
+// batchLinesCSV answers the lines file of the route's batch, of merchantID's when that is set.
+func batchLinesCSV(c echo.Context, svc *settlement.Service, merchantID string) error {
+	b, err := svc.Batch(c.Request().Context(), merchantID, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -245,22 +220,15 @@ func (s *Server) handleAdminSettlementLinesCSV(c echo.Context) error {
 }
 
 // handleAdminSettlementPaid is POST /admin/v1/settlements/{id}/paid {reference}.
-func (s *Server) handleAdminSettlementPaid(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminSettlementPaid(c echo.Context, svc *settlement.Service) error {
 	var body struct {
 		Reference string `json:"reference"`
 	}
-	if err := readJSON(c, &body); err != nil {
+	if err := readBody(c, &body, false); err != nil {
 		return err
 	}
 	b, err := svc.MarkPaid(c.Request().Context(), operatorActor(c), c.Param("id"), body.Reference)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, b.Object())
+	return reply(c, http.StatusOK, (*settlement.Batch).Object, b, err)
 }
 
 // OverviewObject is a day across merchants, as the operator API shows it.
@@ -284,17 +252,10 @@ type OverviewObject struct {
 
 // handleAdminSettlementOverview is GET /admin/v1/settlements/overview?date= (yesterday by
 // default): live sums of the day (CNY minor units as settled; see the batches for currencies).
-func (s *Server) handleAdminSettlementOverview(c echo.Context) error {
-	svc, err := s.settlementService()
+func (s *Server) handleAdminSettlementOverview(c echo.Context, svc *settlement.Service) error {
+	day, err := dateOr(c, "date", svc.Today().AddDays(-1))
 	if err != nil {
 		return err
-	}
-	day, err := dateParam(c, "date")
-	if err != nil {
-		return err
-	}
-	if day.IsZero() {
-		day = svc.Today().AddDays(-1)
 	}
 	o, err := svc.Overview(c.Request().Context(), day)
 	if err != nil {
@@ -303,30 +264,24 @@ func (s *Server) handleAdminSettlementOverview(c echo.Context) error {
 	return c.JSON(http.StatusOK, OverviewObject{Object: "settlement_overview", Date: day.String(), Settled: o.Settled,
 		Count: o.Count, Gross: o.Gross, Refunds: o.Refunds, Fees: o.Fees, ReturnedFees: o.ReturnedFees,
 		FeesEarned: o.FeesEarned, Net: o.Net, Payable: o.Payable, Paid: o.Paid, DuePayouts: o.DuePayouts,
-		OpenBreaks: o.OpenBreaks, Batches: batchObjects(o.Batches)})
+		OpenBreaks: o.OpenBreaks, Batches: objects(o.Batches, (*settlement.Batch).Object)})
 }
 
 // handleAdminPayoutFile is GET /admin/v1/settlements/payouts.csv?date=: the live batches pending
 // payout by that date (today by default), for the bank. It is the one place bank account
 // numbers leave the database in the clear; the download is in the audit log.
-func (s *Server) handleAdminPayoutFile(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
-	day, err := dateParam(c, "date")
-	if err != nil {
-		return err
-	}
-	if day.IsZero() {
-		day = svc.Today()
-	}
-	return s.writePayoutFile(c, svc, operatorActor(c), day)
+func (s *Server) handleAdminPayoutFile(c echo.Context, svc *settlement.Service) error {
+	return writePayoutFile(c, svc, operatorActor(c))
 }
 
-// writePayoutFile answers the payout file. It is built in memory first, so that an error half
-// way answers an error rather than half a file.
-func (s *Server) writePayoutFile(c echo.Context, svc *settlement.Service, actor merchant.Actor, day settlement.Date) error {
+// writePayoutFile answers the payout file of the query's date (today by default), for actor.
+// It is built in memory first, so that an error half way answers an error rather than half a
+// file.
+func writePayoutFile(c echo.Context, svc *settlement.Service, actor merchant.Actor) error {
+	day, err := dateOr(c, "date", svc.Today())
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	pw, err := settlement.NewPayoutWriter(&buf)
 	if err != nil {
@@ -346,24 +301,14 @@ func (s *Server) writePayoutFile(c echo.Context, svc *settlement.Service, actor 
 }
 
 // handleAdminHolidays is GET /admin/v1/settlements/holidays?from=&to= (this year by default).
-func (s *Server) handleAdminHolidays(c echo.Context) error {
-	svc, err := s.settlementService()
+func (s *Server) handleAdminHolidays(c echo.Context, svc *settlement.Service) error {
+	from, err := dateOr(c, "from", settlement.MustDate(svc.Today().String()[:4]+"-01-01"))
 	if err != nil {
 		return err
 	}
-	from, err := dateParam(c, "from")
+	to, err := dateOr(c, "to", from.AddDays(365))
 	if err != nil {
 		return err
-	}
-	to, err := dateParam(c, "to")
-	if err != nil {
-		return err
-	}
-	if from.IsZero() {
-		from = settlement.MustDate(svc.Today().String()[:4] + "-01-01")
-	}
-	if to.IsZero() {
-		to = from.AddDays(365)
 	}
 	hs, err := svc.Holidays(c.Request().Context(), from, to)
 	if err != nil {
@@ -376,11 +321,7 @@ func (s *Server) handleAdminHolidays(c echo.Context) error {
 }
 
 // handleAdminHolidayPut is PUT /admin/v1/settlements/holidays/{date} {kind, name}.
-func (s *Server) handleAdminHolidayPut(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminHolidayPut(c echo.Context, svc *settlement.Service) error {
 	day, err := settlement.ParseDate("date", c.Param("date"))
 	if err != nil {
 		return err
@@ -389,7 +330,7 @@ func (s *Server) handleAdminHolidayPut(c echo.Context) error {
 		Kind string `json:"kind"`
 		Name string `json:"name"`
 	}
-	if err := readJSON(c, &b); err != nil {
+	if err := readBody(c, &b, false); err != nil {
 		return err
 	}
 	h := settlement.Holiday{Date: day, Kind: b.Kind, Name: b.Name}
@@ -400,11 +341,7 @@ func (s *Server) handleAdminHolidayPut(c echo.Context) error {
 }
 
 // handleAdminHolidayDelete is DELETE /admin/v1/settlements/holidays/{date}.
-func (s *Server) handleAdminHolidayDelete(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminHolidayDelete(c echo.Context, svc *settlement.Service) error {
 	day, err := settlement.ParseDate("date", c.Param("date"))
 	if err != nil {
 		return err
@@ -417,17 +354,13 @@ func (s *Server) handleAdminHolidayDelete(c echo.Context) error {
 
 // handleAdminReconcile is POST /admin/v1/reconciliations {provider, date, account?}: fetch the
 // provider's statement of the day through its API and reconcile it.
-func (s *Server) handleAdminReconcile(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminReconcile(c echo.Context, svc *settlement.Service) error {
 	var b struct {
 		Provider string `json:"provider"`
 		Date     string `json:"date"`
 		Account  string `json:"account"`
 	}
-	if err := readJSON(c, &b); err != nil {
+	if err := readBody(c, &b, false); err != nil {
 		return err
 	}
 	day, err := settlement.ParseDate("date", b.Date)
@@ -445,11 +378,7 @@ func (s *Server) handleAdminReconcile(c echo.Context) error {
 // handleAdminReconcileImport is POST /admin/v1/reconciliations/import?provider=&date=&account=
 // with a statement file as the body (within the body limit; larger files go through
 // `qrpay reconcile --file`).
-func (s *Server) handleAdminReconcileImport(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminReconcileImport(c echo.Context, svc *settlement.Service) error {
 	day, err := settlement.ParseDate("date", c.QueryParam("date"))
 	if err != nil {
 		return err
@@ -479,11 +408,7 @@ func breakFilter(c echo.Context) (settlement.BreakFilter, error) {
 }
 
 // handleAdminBreaks is GET /admin/v1/breaks?status=&kind=&date=&merchant_id=.
-func (s *Server) handleAdminBreaks(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminBreaks(c echo.Context, svc *settlement.Service) error {
 	f, err := breakFilter(c)
 	if err != nil {
 		return err
@@ -492,44 +417,26 @@ func (s *Server) handleAdminBreaks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]settlement.BreakObject, len(bs))
-	for i, b := range bs {
-		out[i] = b.Object()
-	}
-	return c.JSON(http.StatusOK, List{Object: "list", Data: out, HasMore: more})
+	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(bs, (*settlement.Break).Object), HasMore: more})
 }
 
 // handleAdminBreak is GET /admin/v1/breaks/{id}.
-func (s *Server) handleAdminBreak(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminBreak(c echo.Context, svc *settlement.Service) error {
 	b, err := svc.Break(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, b.Object())
+	return reply(c, http.StatusOK, (*settlement.Break).Object, b, err)
 }
 
 // handleAdminBreakResolve is POST /admin/v1/breaks/{id}/resolve {resolution, adjustment?, note?}.
-func (s *Server) handleAdminBreakResolve(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleAdminBreakResolve(c echo.Context, svc *settlement.Service) error {
 	var r struct {
 		Resolution string `json:"resolution"`
 		Adjustment int64  `json:"adjustment"`
 		Note       string `json:"note"`
 	}
-	if err := readJSON(c, &r); err != nil {
+	if err := readBody(c, &r, false); err != nil {
 		return err
 	}
 	b, err := svc.Resolve(c.Request().Context(), operatorActor(c), c.Param("id"),
 		settlement.ResolveRequest{Resolution: strings.TrimSpace(r.Resolution), Adjustment: r.Adjustment, Note: r.Note})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, b.Object())
+	return reply(c, http.StatusOK, (*settlement.Break).Object, b, err)
 }

@@ -129,23 +129,23 @@ func init() {
 func (s *Server) registerSettlementPages(pages *echo.Group) {
 	mu := s.requireUser(merchantRoles...)
 	gate := s.passwordGate
-	pages.GET("/settlements", s.handleSettlementsPage, mu, gate)
-	pages.GET("/settlements/:id", s.handleSettlementPage, mu, gate)
-	pages.GET("/settlements/:id/lines.csv", s.handleSettlementPageLinesCSV, mu, gate)
-	pages.GET("/settlements/:id/items.csv", s.handleSettlementPageItemsCSV, mu, gate)
+	pages.GET("/settlements", s.settled(s.handleSettlementsPage), mu, gate)
+	pages.GET("/settlements/:id", s.settled(s.handleSettlementPage), mu, gate)
+	pages.GET("/settlements/:id/lines.csv", s.settled(s.handleSettlementPageLinesCSV), mu, gate)
+	pages.GET("/settlements/:id/items.csv", s.settled(s.handleSettlementPageItemsCSV), mu, gate)
 
 	op := s.requireUser(operatorRoles...)
-	pages.GET("/console/settlements", s.handleConsoleSettlements, op, gate)
-	pages.POST("/console/settlements/run", s.handleConsoleSettlementRun, op, gate, requireAdmin)
-	pages.POST("/console/settlements/reconcile", s.handleConsoleReconcile, op, gate, requireAdmin)
-	pages.GET("/console/settlements/payouts.csv", s.handleConsolePayoutFile, op, gate, requireAdmin)
-	pages.GET("/console/settlements/breaks", s.handleConsoleBreaks, op, gate)
-	pages.POST("/console/settlements/breaks/:id/resolve", s.handleConsoleBreakResolve, op, gate, requireAdmin)
-	pages.POST("/console/settlements/calendar", s.handleConsoleCalendar, op, gate, requireAdmin)
-	pages.GET("/console/settlements/:id", s.handleConsoleSettlement, op, gate)
-	pages.GET("/console/settlements/:id/lines.csv", s.handleConsoleSettlementLinesCSV, op, gate)
-	pages.GET("/console/settlements/:id/items.csv", s.handleConsoleSettlementItemsCSV, op, gate)
-	pages.POST("/console/settlements/:id/paid", s.handleConsoleSettlementPaid, op, gate, requireAdmin)
+	pages.GET("/console/settlements", s.settled(s.handleConsoleSettlements), op, gate)
+	pages.POST("/console/settlements/run", s.settled(s.handleConsoleSettlementRun), op, gate, requireAdmin)
+	pages.POST("/console/settlements/reconcile", s.settled(s.handleConsoleReconcile), op, gate, requireAdmin)
+	pages.GET("/console/settlements/payouts.csv", s.settled(s.handleConsolePayoutFile), op, gate, requireAdmin)
+	pages.GET("/console/settlements/breaks", s.settled(s.handleConsoleBreaks), op, gate)
+	pages.POST("/console/settlements/breaks/:id/resolve", s.settled(s.handleConsoleBreakResolve), op, gate, requireAdmin)
+	pages.POST("/console/settlements/calendar", s.settled(s.handleConsoleCalendar), op, gate, requireAdmin)
+	pages.GET("/console/settlements/:id", s.settled(s.handleConsoleSettlement), op, gate)
+	pages.GET("/console/settlements/:id/lines.csv", s.settled(s.handleAdminSettlementLinesCSV), op, gate)
+	pages.GET("/console/settlements/:id/items.csv", s.settled(s.handleConsoleSettlementItemsCSV), op, gate)
+	pages.POST("/console/settlements/:id/paid", s.settled(s.handleConsoleSettlementPaid), op, gate, requireAdmin)
 }
 
 // doneFlash shows the message of a finished action named in the done parameter.
@@ -189,11 +189,7 @@ type settlementsData struct {
 
 // handleSettlementsPage is the merchant's settlements: the chart of the last 30 days and the
 // batches, of one mode (live by default; test when only test batches exist).
-func (s *Server) handleSettlementsPage(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleSettlementsPage(c echo.Context, svc *settlement.Service) error {
 	ctx := c.Request().Context()
 	mid := settleMerchant(c)
 	mode := c.QueryParam("mode")
@@ -210,6 +206,7 @@ func (s *Server) handleSettlementsPage(c echo.Context) error {
 		return qrpay.Invalid("mode", "mode must be live or test.")
 	}
 	d := settlementsData{Mode: mode, Modes: []string{merchant.ModeLive, merchant.ModeTest}, Currency: qrpay.CNY}
+	var err error
 	if d.Batches, _, err = svc.Batches(ctx, settlement.BatchFilter{MerchantID: mid, Mode: mode, Limit: 20,
 		StartingAfter: c.QueryParam("after")}); err != nil {
 		return err
@@ -246,11 +243,7 @@ type settlementData struct {
 }
 
 // settlementPage renders a batch's page for a merchant (merchantID set) or an operator.
-func (s *Server) settlementPage(c echo.Context, merchantID, base string) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) settlementPage(c echo.Context, svc *settlement.Service, merchantID, base string) error {
 	ctx := c.Request().Context()
 	b, err := svc.Batch(ctx, merchantID, c.Param("id"))
 	if err != nil {
@@ -270,39 +263,20 @@ func (s *Server) settlementPage(c echo.Context, merchantID, base string) error {
 	return s.render(c, http.StatusOK, "settlement", v)
 }
 
-func (s *Server) handleSettlementPage(c echo.Context) error {
-	return s.settlementPage(c, settleMerchant(c), "/settlements")
+func (s *Server) handleSettlementPage(c echo.Context, svc *settlement.Service) error {
+	return s.settlementPage(c, svc, settleMerchant(c), "/settlements")
 }
 
-func (s *Server) handleConsoleSettlement(c echo.Context) error {
-	return s.settlementPage(c, "", "/console/settlements")
+func (s *Server) handleConsoleSettlement(c echo.Context, svc *settlement.Service) error {
+	return s.settlementPage(c, svc, "", "/console/settlements")
 }
 
-// pageLinesCSV downloads a batch's lines file from a page.
-func (s *Server) pageLinesCSV(c echo.Context, merchantID string) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
-	b, err := svc.Batch(c.Request().Context(), merchantID, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return writeLinesCSV(c, b)
+func (s *Server) handleSettlementPageLinesCSV(c echo.Context, svc *settlement.Service) error {
+	return batchLinesCSV(c, svc, settleMerchant(c))
 }
-
-func (s *Server) handleSettlementPageLinesCSV(c echo.Context) error {
-	return s.pageLinesCSV(c, settleMerchant(c))
-}
-
-func (s *Server) handleConsoleSettlementLinesCSV(c echo.Context) error { return s.pageLinesCSV(c, "") }
 
 // pageItemsCSV downloads a batch's items file, streamed from the database row by row.
-func (s *Server) pageItemsCSV(c echo.Context, merchantID string) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) pageItemsCSV(c echo.Context, svc *settlement.Service, merchantID string) error {
 	ctx := c.Request().Context()
 	b, err := svc.Batch(ctx, merchantID, c.Param("id"))
 	if err != nil {
@@ -329,11 +303,13 @@ func (s *Server) pageItemsCSV(c echo.Context, merchantID string) error {
 	return nil
 }
 
-func (s *Server) handleSettlementPageItemsCSV(c echo.Context) error {
-	return s.pageItemsCSV(c, settleMerchant(c))
+func (s *Server) handleSettlementPageItemsCSV(c echo.Context, svc *settlement.Service) error {
+	return s.pageItemsCSV(c, svc, settleMerchant(c))
 }
 
-func (s *Server) handleConsoleSettlementItemsCSV(c echo.Context) error { return s.pageItemsCSV(c, "") }
+func (s *Server) handleConsoleSettlementItemsCSV(c echo.Context, svc *settlement.Service) error {
+	return s.pageItemsCSV(c, svc, "")
+}
 
 // --- the console ------------------------------------------------------------------------------
 
@@ -360,19 +336,12 @@ type consoleSettlementsData struct {
 
 // handleConsoleSettlements is the operators' day: its sums across merchants, the batches, the
 // open breaks, what is due for payout, and the actions (settle, reconcile, payout file).
-func (s *Server) handleConsoleSettlements(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleSettlements(c echo.Context, svc *settlement.Service) error {
 	ctx := c.Request().Context()
-	day, err := dateParam(c, "date")
+	today := svc.Today()
+	day, err := dateOr(c, "date", today.AddDays(-1))
 	if err != nil {
 		return err
-	}
-	today := svc.Today()
-	if day.IsZero() {
-		day = today.AddDays(-1)
 	}
 	d := consoleSettlementsData{Day: day, CanAct: canAct(c), Providers: gateway.Channels,
 		Prev: "/console/settlements?date=" + day.AddDays(-1).String(), Next: "/console/settlements?date=" + day.AddDays(1).String(),
@@ -404,11 +373,7 @@ func (s *Server) handleConsoleSettlements(c echo.Context) error {
 }
 
 // handleConsoleSettlementRun settles a day from the console.
-func (s *Server) handleConsoleSettlementRun(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleSettlementRun(c echo.Context, svc *settlement.Service) error {
 	day, err := settlement.ParseDate("date", c.FormValue("date"))
 	if err != nil {
 		return err
@@ -427,11 +392,7 @@ func (s *Server) handleConsoleSettlementRun(c echo.Context) error {
 
 // handleConsoleReconcile reconciles a provider's statement of a day: fetched through its API,
 // or the uploaded bill file.
-func (s *Server) handleConsoleReconcile(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleReconcile(c echo.Context, svc *settlement.Service) error {
 	ctx := c.Request().Context()
 	day, err := settlement.ParseDate("date", c.FormValue("date"))
 	if err != nil {
@@ -455,27 +416,12 @@ func (s *Server) handleConsoleReconcile(c echo.Context) error {
 }
 
 // handleConsolePayoutFile downloads the payout file from the console.
-func (s *Server) handleConsolePayoutFile(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
-	day, err := dateParam(c, "date")
-	if err != nil {
-		return err
-	}
-	if day.IsZero() {
-		day = svc.Today()
-	}
-	return s.writePayoutFile(c, svc, userActor(c), day)
+func (s *Server) handleConsolePayoutFile(c echo.Context, svc *settlement.Service) error {
+	return writePayoutFile(c, svc, userActor(c))
 }
 
 // handleConsoleSettlementPaid marks a batch paid from the console.
-func (s *Server) handleConsoleSettlementPaid(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleSettlementPaid(c echo.Context, svc *settlement.Service) error {
 	b, err := svc.MarkPaid(c.Request().Context(), userActor(c), c.Param("id"), c.FormValue("reference"))
 	if err != nil {
 		return err
@@ -493,11 +439,7 @@ type consoleBreaksData struct {
 }
 
 // handleConsoleBreaks lists breaks (open ones by default) with their resolution forms.
-func (s *Server) handleConsoleBreaks(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleBreaks(c echo.Context, svc *settlement.Service) error {
 	f, err := breakFilter(c)
 	if err != nil {
 		return err
@@ -525,13 +467,10 @@ func (s *Server) handleConsoleBreaks(c echo.Context) error {
 }
 
 // handleConsoleBreakResolve resolves a break from the console.
-func (s *Server) handleConsoleBreakResolve(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleBreakResolve(c echo.Context, svc *settlement.Service) error {
 	r := settlement.ResolveRequest{Resolution: c.FormValue("resolution"), Note: c.FormValue("note")}
 	if v := strings.TrimSpace(c.FormValue("adjustment")); v != "" && r.Resolution == settlement.ResolveAdjust {
+		var err error
 		if r.Adjustment, err = settlement.ParseAmountParam("adjustment", v); err != nil {
 			return err
 		}
@@ -543,11 +482,7 @@ func (s *Server) handleConsoleBreakResolve(c echo.Context) error {
 }
 
 // handleConsoleCalendar adds or removes a calendar entry from the console.
-func (s *Server) handleConsoleCalendar(c echo.Context) error {
-	svc, err := s.settlementService()
-	if err != nil {
-		return err
-	}
+func (s *Server) handleConsoleCalendar(c echo.Context, svc *settlement.Service) error {
 	day, err := settlement.ParseDate("date", c.FormValue("date"))
 	if err != nil {
 		return err
