@@ -774,9 +774,14 @@ func (s *Server) handleAdminUsers(c echo.Context) error {
 	return merchantList(s, c, s.Merchants.Users, s.userObject)
 }
 
-// handleAdminUserCreate adds a merchant user. Without a password one is made up and returned
-// once; either way the user must choose their own at the first login.
 func (s *Server) handleAdminUserCreate(c echo.Context) error {
+	return s.createUser(c, true)
+}
+
+// createUser adds a user of the route's merchant, or else an operator (admin or reviewer).
+// Without a password one is made up and returned once; either way the user must choose their
+// own at the first login.
+func (s *Server) createUser(c echo.Context, ofMerchant bool) error {
 	var b struct {
 		Login       string `json:"login"`
 		DisplayName string `json:"display_name"`
@@ -786,17 +791,24 @@ func (s *Server) handleAdminUserCreate(c echo.Context) error {
 	if err := readBody(c, &b, false); err != nil {
 		return err
 	}
-	if _, err := s.adminMerchant(c); err != nil {
-		return err
-	}
-	if !merchantRole(b.Role) {
-		return qrpay.Invalid("role", "A merchant user's role is owner, counter or readonly.")
+	var merchantID string
+	if ofMerchant {
+		m, err := s.adminMerchant(c)
+		if err != nil {
+			return err
+		}
+		merchantID = m.ID
+		if !merchantRole(b.Role) {
+			return qrpay.Invalid("role", "A merchant user's role is owner, counter or readonly.")
+		}
+	} else if !merchant.IsOperatorRole(b.Role) {
+		return qrpay.Invalid("role", "An operator's role is admin or reviewer.")
 	}
 	pw := b.Password
 	if pw == "" {
 		pw = merchant.RandomPassword()
 	}
-	u, err := s.Merchants.CreateUser(c.Request().Context(), operatorActor(c), merchant.NewUser{MerchantID: c.Param("id"),
+	u, err := s.Merchants.CreateUser(c.Request().Context(), operatorActor(c), merchant.NewUser{MerchantID: merchantID,
 		Login: b.Login, DisplayName: b.DisplayName, Password: pw, Role: b.Role, MustChangePassword: true})
 	if err != nil {
 		return err
@@ -935,35 +947,8 @@ func (s *Server) handleAdminOperators(c echo.Context) error {
 	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(us, s.userObject)})
 }
 
-// handleAdminOperatorCreate adds an operator (admin or reviewer); without a password one is
-// made up and returned once, and must be changed at the first login.
 func (s *Server) handleAdminOperatorCreate(c echo.Context) error {
-	var b struct {
-		Login       string `json:"login"`
-		DisplayName string `json:"display_name"`
-		Role        string `json:"role"`
-		Password    string `json:"password"`
-	}
-	if err := readBody(c, &b, false); err != nil {
-		return err
-	}
-	if !merchant.IsOperatorRole(b.Role) {
-		return qrpay.Invalid("role", "An operator's role is admin or reviewer.")
-	}
-	pw := b.Password
-	if pw == "" {
-		pw = merchant.RandomPassword()
-	}
-	u, err := s.Merchants.CreateUser(c.Request().Context(), operatorActor(c), merchant.NewUser{Login: b.Login,
-		DisplayName: b.DisplayName, Password: pw, Role: b.Role, MustChangePassword: true})
-	if err != nil {
-		return err
-	}
-	o := s.userObject(u)
-	if b.Password == "" {
-		o.Password = pw
-	}
-	return c.JSON(http.StatusCreated, o)
+	return s.createUser(c, false)
 }
 
 func (s *Server) handleAdminOperatorReset(c echo.Context) error {
