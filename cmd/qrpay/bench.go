@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/qrpay/qrpay/client"
+	"github.com/qrpay/qrpay/store"
 	"github.com/qrpay/qrpay/web"
 )
 
@@ -43,6 +44,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keyID := fs.String("key-id", "", "API key id (instead of demo.json)")
 	secret := fs.String("secret", "", "API key secret")
 	ceiling := fs.Bool("ceiling", true, "also measure the ceiling on the same database")
+	drainWait := fs.Duration("drain-wait", time.Minute, "after the load, how long to wait for callbacks and webhooks to catch up (0: do not wait)")
 	var d dbFlags
 	d.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -68,17 +70,39 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c := client.New(*target, demo.APIKeyID, demo.APISecret)
 	c.HTTP = httpClient
 	b := &bench{client: c, http: httpClient, target: strings.TrimRight(*target, "/"), weights: weights}
+	if d.databaseURL == "" && !flagGiven(fs, "data-dir") && demoDir != "" {
+		d.dataDir = demoDir
+	}
+	// The server's database: the ceiling writes to it, and the drain reads what is outstanding.
+	var db *store.DB
+	if *ceiling || *drainWait > 0 {
+		if db, err = d.open(ctx, d.logger(io.Discard)); err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.Ready(ctx); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stderr, "qrpay bench: %s, %d connections, %s, mix %s\n", *target, *conns, *duration, *mix)
-	res := b.run(ctx, *duration, *conns, *rate, stderr, b.op)
+	start := time.Now()
+	res, elapsed := b.run(ctx, *duration, *conns, *rate, stderr, b.op)
 	out := benchResult{Operations: res}
+	if *drainWait > 0 {
+		dr, err := drain(ctx, db, start, *drainWait, stderr)
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		if pay := res["pay"]; pay.Count > 0 && dr.Drained {
+			dr.FlowRPS = float64(pay.Count) / (elapsed + time.Duration(dr.Seconds*float64(time.Second))).Seconds()
+		}
+		out.Drain = &dr
+	}
 	if *ceiling {
 		if demo.MerchantID == "" {
 			return usagef("the ceiling needs the demo merchant: give --demo, or --ceiling=false")
 		}
-		if d.databaseURL == "" && !flagGiven(fs, "data-dir") && demoDir != "" {
-			d.dataDir = demoDir
-		}
-		ceil, err := b.ceiling(ctx, &d, demo.MerchantID, *duration, *conns, *rate, stderr)
+		ceil, err := b.ceiling(ctx, db, demo.MerchantID, *duration, *conns, *rate, stderr)
 		if err != nil {
 			return fmt.Errorf("ceiling: %w", err)
 		}
@@ -174,8 +198,55 @@ type OpResult struct {
 
 type benchResult struct {
 	Operations map[string]OpResult `json:"operations"`
+	Drain      *DrainResult        `json:"drain,omitempty"`
 	Ceiling    *OpResult           `json:"ceiling,omitempty"`
 	Ratio      float64             `json:"ratio"`
+}
+
+// DrainResult is what was outstanding when the load stopped and how long the server took to
+// catch up: every payment the mock wallet paid succeeded in qrpay (its callback arrived) and every
+// webhook delivery was acknowledged.
+type DrainResult struct {
+	CallbacksAtStop int64   `json:"callbacks_at_stop"`
+	WebhooksAtStop  int64   `json:"webhooks_at_stop"`
+	Seconds         float64 `json:"seconds"`
+	Drained         bool    `json:"drained"`
+	// FlowRPS is payments paid end to end per second: the wallet payments of the run over the
+	// load's duration plus the drain.
+	FlowRPS float64 `json:"flow_rps,omitempty"`
+}
+
+// drain waits up to wait for the server's backlog about the run (since start) to empty.
+func drain(ctx context.Context, db *store.DB, start time.Time, wait time.Duration, stderr io.Writer) (DrainResult, error) {
+	stop := time.Now()
+	first, err := db.Backlog(ctx, start)
+	if err != nil {
+		return DrainResult{}, err
+	}
+	r := DrainResult{CallbacksAtStop: first.Callbacks, WebhooksAtStop: first.Webhooks}
+	for b := first; ; {
+		if b.Callbacks == 0 && b.Webhooks == 0 {
+			r.Drained = true
+			break
+		}
+		if time.Since(stop) > wait {
+			break
+		}
+		fmt.Fprintf(stderr, "\rdraining: %d callbacks, %d webhooks outstanding   ", b.Callbacks, b.Webhooks)
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if b, err = db.Backlog(ctx, start); err != nil {
+			return r, err
+		}
+	}
+	r.Seconds = time.Since(stop).Seconds()
+	if r.CallbacksAtStop+r.WebhooksAtStop > 0 {
+		fmt.Fprintln(stderr)
+	}
+	return r, nil
 }
 
 func (s *opStats) result(elapsed time.Duration) OpResult {
@@ -211,7 +282,7 @@ type bench struct {
 
 // run drives op from conns workers for d, at rate requests/s in all when rate > 0.
 func (b *bench) run(ctx context.Context, d time.Duration, conns int, rate float64, stderr io.Writer,
-	op func(ctx context.Context, stats map[string]*opStats) error) map[string]OpResult {
+	op func(ctx context.Context, stats map[string]*opStats) error) (map[string]OpResult, time.Duration) {
 	b.run0 = strconv.FormatInt(time.Now().UnixNano(), 36)
 	stats := map[string]*opStats{}
 	for _, name := range append(benchOps, "ceiling") {
@@ -274,7 +345,7 @@ func (b *bench) run(ctx context.Context, d time.Duration, conns int, rate float6
 			out[name] = r
 		}
 	}
-	return out
+	return out, elapsed
 }
 
 // pick chooses an operation by weight.
@@ -347,8 +418,14 @@ func (b *bench) op(ctx context.Context, stats map[string]*opStats) error {
 		b.record(ctx, stats[name], time.Since(start), err)
 		return err
 	case "refund":
-		p := b.take(&b.paid)
-		if p == nil {
+		// The oldest paid payment, whose callback has most likely arrived; it is waited for
+		// (untimed) all the same, since only a succeeded payment can be refunded.
+		p := b.takeOldest(&b.paid)
+		if p != nil {
+			if err := b.waitPaid(ctx, p.ID); err != nil {
+				return err
+			}
+		} else {
 			var err error
 			if p, err = b.create(ctx, 1099); err != nil {
 				return err
@@ -384,6 +461,17 @@ func (b *bench) take(pool *[]*client.Payment) *client.Payment {
 	}
 	p := (*pool)[len(*pool)-1]
 	*pool = (*pool)[:len(*pool)-1]
+	return p
+}
+
+func (b *bench) takeOldest(pool *[]*client.Payment) *client.Payment {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(*pool) == 0 {
+		return nil
+	}
+	p := (*pool)[0]
+	*pool = (*pool)[1:]
 	return p
 }
 
@@ -429,15 +517,7 @@ func (b *bench) waitPaid(ctx context.Context, id string) error {
 
 // ceiling serves the bare handler on loopback against the server's database and loads it as
 // create was loaded.
-func (b *bench) ceiling(ctx context.Context, d *dbFlags, merchantID string, dur time.Duration, conns int, rate float64, stderr io.Writer) (OpResult, error) {
-	db, err := d.open(ctx, d.logger(io.Discard))
-	if err != nil {
-		return OpResult{}, err
-	}
-	defer db.Close()
-	if err := db.Ready(ctx); err != nil {
-		return OpResult{}, err
-	}
+func (b *bench) ceiling(ctx context.Context, db *store.DB, merchantID string, dur time.Duration, conns int, rate float64, stderr io.Writer) (OpResult, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return OpResult{}, err
@@ -447,7 +527,7 @@ func (b *bench) ceiling(ctx context.Context, d *dbFlags, merchantID string, dur 
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/ceiling"
 	fmt.Fprintf(stderr, "ceiling: the same writes from a bare handler on the %s database\n", db.Dialect())
-	res := b.run(ctx, dur, conns, rate, stderr, func(ctx context.Context, stats map[string]*opStats) error {
+	res, _ := b.run(ctx, dur, conns, rate, stderr, func(ctx context.Context, stats map[string]*opStats) error {
 		// The same request as create's, signed the same way, so that the load generator spends
 		// as much on each; the bare handler ignores it.
 		order := "ceiling-" + b.run0 + "-" + strconv.FormatInt(b.seq.Add(1), 36)
@@ -490,6 +570,17 @@ func printBench(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "%-8s %9d %10.1f %9.2f %9.2f %9.2f %7d\n", name, o.Count, o.RPS, o.P50, o.P95, o.P99, o.Errors)
 		if o.LastError != "" {
 			fmt.Fprintf(w, "         last error: %s\n", o.LastError)
+		}
+	}
+	if d := r.Drain; d != nil {
+		state := "drained"
+		if !d.Drained {
+			state = "NOT drained"
+		}
+		fmt.Fprintf(w, "at the stop: %d callbacks and %d webhooks outstanding, %s in %.1f s\n",
+			d.CallbacksAtStop, d.WebhooksAtStop, state, d.Seconds)
+		if d.FlowRPS > 0 {
+			fmt.Fprintf(w, "flow: %.1f payments/s paid end to end (created, paid, called back, webhook acknowledged)\n", d.FlowRPS)
 		}
 	}
 	if r.Ceiling != nil {

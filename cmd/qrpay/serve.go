@@ -258,9 +258,11 @@ func wire(ctx context.Context, f *serveFlags, ln net.Listener, log *slog.Logger)
 	}
 	a.gateway = &gateway.Service{Store: db.Gateway(), Router: router, Log: log, Secrets: a.merchants,
 		Config: gateway.Config{PublicURL: f.publicURL, CounterWait: f.counterWait, Zone: zone}}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(backlogCollector{db})
 	a.web, err = web.New(&web.Server{Gateway: a.gateway, Merchants: a.merchants, Mock: a.mock, Ready: db, Log: log,
 		Config: web.Config{PublicURL: f.publicURL, Zone: zone, DemoWebhooks: f.demo, RateLimit: f.rateLimit,
-			AcquirerIIN: f.acquirerIIN}}, prometheus.NewRegistry())
+			AcquirerIIN: f.acquirerIIN}}, registry)
 	if err != nil {
 		return fail(err)
 	}
