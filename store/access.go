@@ -54,39 +54,20 @@ func (tx merchantTx) UpdateUser(ctx context.Context, u *merchant.User) error {
 
 // FindUser implements merchant.Storage.
 func (db *DB) FindUser(ctx context.Context, id string) (*merchant.User, error) {
-	var r userRow
-	if err := db.get(ctx, &r, `SELECT `+userColumns+` FROM users WHERE id = ?`, id); err != nil {
-		return nil, notFound(err, "user")
-	}
-	return r.user(), nil
+	return selectOne(ctx, db, (*userRow).user, "user", `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
 }
 
 // FindUserByLogin implements merchant.Storage.
 func (db *DB) FindUserByLogin(ctx context.Context, login string) (*merchant.User, error) {
-	var r userRow
-	if err := db.get(ctx, &r, `SELECT `+userColumns+` FROM users WHERE login = ?`, login); err != nil {
-		return nil, notFound(err, "user")
-	}
-	return r.user(), nil
+	return selectOne(ctx, db, (*userRow).user, "user", `SELECT `+userColumns+` FROM users WHERE login = ?`, login)
 }
 
 // FindUsers implements merchant.Storage; an empty merchantID lists the operators.
 func (db *DB) FindUsers(ctx context.Context, merchantID string) ([]*merchant.User, error) {
-	var rows []userRow
-	var err error
 	if merchantID == "" {
-		err = db.sel(ctx, &rows, `SELECT `+userColumns+` FROM users WHERE merchant_id IS NULL ORDER BY id`)
-	} else {
-		err = db.sel(ctx, &rows, `SELECT `+userColumns+` FROM users WHERE merchant_id = ? ORDER BY id`, merchantID)
+		return selectAll(ctx, db, (*userRow).user, `SELECT `+userColumns+` FROM users WHERE merchant_id IS NULL ORDER BY id`)
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.User, len(rows))
-	for i := range rows {
-		out[i] = rows[i].user()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*userRow).user, `SELECT `+userColumns+` FROM users WHERE merchant_id = ? ORDER BY id`, merchantID)
 }
 
 // InsertSession implements merchant.Tx.
@@ -199,10 +180,33 @@ func (db *DB) FindSigningKeys(ctx context.Context, purpose string) ([]merchant.S
 	return out, nil
 }
 
+const auditColumns = `id, actor_kind, actor_id, actor_name, merchant_id, action, object_type, object_id, before_json,
+	after_json, remote_addr, created_at`
+
+type auditRow struct {
+	ID         string    `db:"id"`
+	ActorKind  string    `db:"actor_kind"`
+	ActorID    string    `db:"actor_id"`
+	ActorName  string    `db:"actor_name"`
+	MerchantID string    `db:"merchant_id"`
+	Action     string    `db:"action"`
+	ObjectType string    `db:"object_type"`
+	ObjectID   string    `db:"object_id"`
+	Before     string    `db:"before_json"`
+	After      string    `db:"after_json"`
+	RemoteAddr string    `db:"remote_addr"`
+	CreatedAt  time.Time `db:"created_at"`
+}
+
+func (r *auditRow) entry() *merchant.AuditEntry {
+	return &merchant.AuditEntry{ID: r.ID, ActorKind: r.ActorKind, ActorID: r.ActorID, ActorName: r.ActorName,
+		MerchantID: r.MerchantID, Action: r.Action, ObjectType: r.ObjectType, ObjectID: r.ObjectID, Before: r.Before,
+		After: r.After, RemoteAddr: r.RemoteAddr, CreatedAt: r.CreatedAt.UTC()}
+}
+
 // InsertAudit implements merchant.Tx.
 func (tx merchantTx) InsertAudit(ctx context.Context, e *merchant.AuditEntry) error {
-	_, err := tx.exec(ctx, `INSERT INTO audit_log (id, actor_kind, actor_id, actor_name, merchant_id, action, object_type,
-		object_id, before_json, after_json, remote_addr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.exec(ctx, `INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.ActorKind, e.ActorID, e.ActorName, e.MerchantID, e.Action, e.ObjectType, e.ObjectID, e.Before, e.After,
 		e.RemoteAddr, utc(e.CreatedAt))
 	return err
@@ -210,49 +214,16 @@ func (tx merchantTx) InsertAudit(ctx context.Context, e *merchant.AuditEntry) er
 
 // FindAudit implements merchant.Storage.
 func (db *DB) FindAudit(ctx context.Context, f merchant.AuditFilter) ([]*merchant.AuditEntry, bool, error) {
-	query := `SELECT id, actor_kind, actor_id, actor_name, merchant_id, action, object_type, object_id, before_json,
-		after_json, remote_addr, created_at FROM audit_log WHERE 1 = 1`
-	var args []any
+	var w where
 	for _, c := range []struct{ col, v string }{{"merchant_id", f.MerchantID}, {"object_id", f.ObjectID},
 		{"actor_id", f.ActorID}, {"action", f.Action}, {"object_type", f.ObjectType}} {
 		if c.v != "" {
-			query += ` AND ` + c.col + ` = ?`
-			args = append(args, c.v)
+			w.add(c.col+" = ?", c.v)
 		}
 	}
 	if f.StartingAfter != "" {
-		query += ` AND id < ?`
-		args = append(args, f.StartingAfter)
+		w.add("id < ?", f.StartingAfter)
 	}
-	limit := clampLimit(f.Limit)
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-	var rows []struct {
-		ID         string    `db:"id"`
-		ActorKind  string    `db:"actor_kind"`
-		ActorID    string    `db:"actor_id"`
-		ActorName  string    `db:"actor_name"`
-		MerchantID string    `db:"merchant_id"`
-		Action     string    `db:"action"`
-		ObjectType string    `db:"object_type"`
-		ObjectID   string    `db:"object_id"`
-		Before     string    `db:"before_json"`
-		After      string    `db:"after_json"`
-		RemoteAddr string    `db:"remote_addr"`
-		CreatedAt  time.Time `db:"created_at"`
-	}
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
-		return nil, false, err
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	out := make([]*merchant.AuditEntry, len(rows))
-	for i, r := range rows {
-		out[i] = &merchant.AuditEntry{ID: r.ID, ActorKind: r.ActorKind, ActorID: r.ActorID, ActorName: r.ActorName,
-			MerchantID: r.MerchantID, Action: r.Action, ObjectType: r.ObjectType, ObjectID: r.ObjectID, Before: r.Before,
-			After: r.After, RemoteAddr: r.RemoteAddr, CreatedAt: r.CreatedAt.UTC()}
-	}
-	return out, more, nil
+	return selectPage(ctx, db, (*auditRow).entry, clampLimit(f.Limit),
+		`SELECT `+auditColumns+` FROM audit_log`+w.sql()+` ORDER BY id DESC`, w.args...)
 }

@@ -156,11 +156,8 @@ func (tx gatewayTx) InsertRefund(ctx context.Context, r *gateway.Refund) error {
 
 // LockRefund implements gateway.Tx.
 func (tx gatewayTx) LockRefund(ctx context.Context, id string) (*gateway.Refund, error) {
-	var r refundRow
-	if err := tx.get(ctx, &r, `SELECT `+refundColumns+` FROM refunds WHERE id = ?`+tx.db.forUpdate(), id); err != nil {
-		return nil, notFound(err, "refund")
-	}
-	return r.refund(), nil
+	return selectOne(ctx, tx, (*refundRow).refund, "refund",
+		`SELECT `+refundColumns+` FROM refunds WHERE id = ?`+tx.db.forUpdate(), id)
 }
 
 // UpdateRefund implements gateway.Tx.
@@ -180,31 +177,17 @@ func (tx gatewayTx) UpdateRefund(ctx context.Context, r *gateway.Refund, from ga
 
 // FindRefund implements gateway.Store.
 func (db *DB) FindRefund(ctx context.Context, merchantID, id string) (*gateway.Refund, error) {
-	var r refundRow
-	query := `SELECT ` + refundColumns + ` FROM refunds WHERE id = ?`
-	args := []any{id}
-	if merchantID != "" {
-		query += ` AND merchant_id = ?`
-		args = append(args, merchantID)
-	}
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "refund")
-	}
-	return r.refund(), nil
+	query, args := scoped(`SELECT `+refundColumns+` FROM refunds WHERE id = ?`, id, merchantID)
+	return selectOne(ctx, db, (*refundRow).refund, "refund", query, args...)
 }
 
 // FindRefunds implements gateway.Store.
 func (db *DB) FindRefunds(ctx context.Context, paymentID string) ([]*gateway.Refund, error) {
-	var rows []refundRow
-	if err := db.sel(ctx, &rows, `SELECT `+refundColumns+` FROM refunds WHERE payment_id = ? ORDER BY id`, paymentID); err != nil {
-		return nil, err
-	}
-	out := make([]*gateway.Refund, len(rows))
-	for i := range rows {
-		out[i] = rows[i].refund()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*refundRow).refund,
+		`SELECT `+refundColumns+` FROM refunds WHERE payment_id = ? ORDER BY id`, paymentID)
 }
+
+const eventColumns = `id, merchant_id, type, object_type, object_id, data, created_at`
 
 type eventRow struct {
 	ID         string    `db:"id"`
@@ -224,72 +207,39 @@ func (r *eventRow) event() *gateway.Event {
 // InsertEvent implements gateway.Tx.
 func (tx gatewayTx) InsertEvent(ctx context.Context, e *gateway.Event) error {
 	e.CreatedAt = tx.now
-	_, err := tx.exec(ctx, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), e.CreatedAt)
+	_, err := tx.exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), e.CreatedAt)
 	return err
 }
 
 // FindEvents implements gateway.Store.
 func (db *DB) FindEvents(ctx context.Context, f gateway.EventFilter) ([]*gateway.Event, bool, error) {
-	query := `SELECT id, merchant_id, type, object_type, object_id, data, created_at FROM events WHERE merchant_id = ?`
-	args := []any{f.MerchantID}
+	var w where
+	w.add("merchant_id = ?", f.MerchantID) // unconditional: events are listed per merchant
 	if f.ObjectID != "" {
-		query += ` AND object_id = ?`
-		args = append(args, f.ObjectID)
+		w.add("object_id = ?", f.ObjectID)
 	}
 	if f.Type != "" {
-		query += ` AND type = ?`
-		args = append(args, f.Type)
+		w.add("type = ?", f.Type)
 	}
 	if f.StartingAfter != "" {
-		query += ` AND id < ?`
-		args = append(args, f.StartingAfter)
+		w.add("id < ?", f.StartingAfter)
 	}
-	limit := clampLimit(f.Limit)
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-	var rows []eventRow
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
-		return nil, false, err
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	out := make([]*gateway.Event, len(rows))
-	for i := range rows {
-		out[i] = rows[i].event()
-	}
-	return out, more, nil
+	return selectPage(ctx, db, (*eventRow).event, clampLimit(f.Limit),
+		`SELECT `+eventColumns+` FROM events`+w.sql()+` ORDER BY id DESC`, w.args...)
 }
 
 // FindEvent implements gateway.Store.
 func (db *DB) FindEvent(ctx context.Context, merchantID, id string) (*gateway.Event, error) {
-	var r eventRow
-	query := `SELECT id, merchant_id, type, object_type, object_id, data, created_at FROM events WHERE id = ?`
-	args := []any{id}
-	if merchantID != "" {
-		query += ` AND merchant_id = ?`
-		args = append(args, merchantID)
-	}
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "event")
-	}
-	return r.event(), nil
+	query, args := scoped(`SELECT `+eventColumns+` FROM events WHERE id = ?`, id, merchantID)
+	return selectOne(ctx, db, (*eventRow).event, "event", query, args...)
 }
 
 // EnabledEndpoints implements gateway.Tx.
 func (tx gatewayTx) EnabledEndpoints(ctx context.Context, merchantID string) ([]merchant.WebhookEndpoint, error) {
-	var rows []endpointRow
-	if err := tx.sel(ctx, &rows, `SELECT `+endpointColumns+` FROM webhook_endpoints
-		WHERE merchant_id = ? AND status = 'enabled' AND deleted_at IS NULL ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]merchant.WebhookEndpoint, len(rows))
-	for i := range rows {
-		out[i] = *rows[i].endpoint()
-	}
-	return out, nil
+	return selectAll(ctx, tx, func(r *endpointRow) merchant.WebhookEndpoint { return *r.endpoint() },
+		`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE merchant_id = ? AND status = 'enabled' AND deleted_at IS NULL
+		ORDER BY id`, merchantID)
 }
 
 const deliveryColumns = `d.id, d.event_id, d.endpoint_id, d.merchant_id, d.status, d.attempts, d.last_status,
@@ -314,6 +264,20 @@ func (r *deliveryRow) delivery() *gateway.Delivery {
 		UpdatedAt: r.UpdatedAt.UTC(), DeliveredAt: timePtr(r.DeliveredAt)}
 }
 
+// deliverySelect reads deliveries with their endpoint's URL, into deliveryURLRow.
+const deliverySelect = `SELECT ` + deliveryColumns + `, e.url FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id`
+
+type deliveryURLRow struct {
+	deliveryRow
+	URL string `db:"url"`
+}
+
+func (r *deliveryURLRow) deliveryWithURL() *gateway.Delivery {
+	d := r.delivery()
+	d.EndpointURL = r.URL
+	return d
+}
+
 // InsertDelivery implements gateway.Tx.
 func (tx gatewayTx) InsertDelivery(ctx context.Context, d *gateway.Delivery) error {
 	d.CreatedAt, d.UpdatedAt = tx.now, tx.now
@@ -325,17 +289,8 @@ func (tx gatewayTx) InsertDelivery(ctx context.Context, d *gateway.Delivery) err
 
 // LockDelivery implements gateway.Tx.
 func (tx gatewayTx) LockDelivery(ctx context.Context, id string) (*gateway.Delivery, error) {
-	var r struct {
-		deliveryRow
-		URL string `db:"url"`
-	}
-	if err := tx.get(ctx, &r, `SELECT `+deliveryColumns+`, e.url FROM webhook_deliveries d
-		JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?`+tx.db.forUpdate(), id); err != nil {
-		return nil, notFound(err, "webhook delivery")
-	}
-	d := r.delivery()
-	d.EndpointURL = r.URL
-	return d, nil
+	return selectOne(ctx, tx, (*deliveryURLRow).deliveryWithURL, "webhook delivery",
+		deliverySelect+` WHERE d.id = ?`+tx.db.forUpdate(), id)
 }
 
 // UpdateDelivery implements gateway.Tx.
@@ -372,62 +327,30 @@ func (tx gatewayTx) InsertNotice(ctx context.Context, n *gateway.Notice) error {
 
 // FindDeliveries implements gateway.Store.
 func (db *DB) FindDeliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*gateway.Delivery, error) {
-	query := `SELECT ` + deliveryColumns + `, e.url FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id`
-	var args []any
-	var where []string
+	var w where
 	if f.MerchantID != "" {
-		where = append(where, "d.merchant_id = ?")
-		args = append(args, f.MerchantID)
+		w.add("d.merchant_id = ?", f.MerchantID)
 	}
 	if f.EventID != "" {
-		where = append(where, "d.event_id = ?")
-		args = append(args, f.EventID)
+		w.add("d.event_id = ?", f.EventID)
 	}
 	if f.PaymentID != "" {
-		where = append(where, "d.event_id IN (SELECT id FROM events WHERE object_id = ?)")
-		args = append(args, f.PaymentID)
+		w.add("d.event_id IN (SELECT id FROM events WHERE object_id = ?)", f.PaymentID)
 	}
-	for i, w := range where {
-		if i == 0 {
-			query += " WHERE " + w
-		} else {
-			query += " AND " + w
-		}
-	}
-	query += ` ORDER BY d.id DESC LIMIT ?`
-	args = append(args, clampLimit(f.Limit))
-	var rows []struct {
-		deliveryRow
-		URL string `db:"url"`
-	}
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
-		return nil, err
-	}
-	out := make([]*gateway.Delivery, len(rows))
-	for i := range rows {
-		out[i] = rows[i].delivery()
-		out[i].EndpointURL = rows[i].URL
-	}
-	return out, nil
+	return selectAll(ctx, db, (*deliveryURLRow).deliveryWithURL, deliverySelect+w.sql()+` ORDER BY d.id DESC LIMIT ?`,
+		append(w.args, clampLimit(f.Limit))...)
 }
 
 // FindDelivery implements gateway.Store.
 func (db *DB) FindDelivery(ctx context.Context, merchantID, id string) (*gateway.Delivery, error) {
-	var r struct {
-		deliveryRow
-		URL string `db:"url"`
-	}
-	query := `SELECT ` + deliveryColumns + `, e.url FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?`
-	args := []any{id}
+	query, args := deliverySelect+` WHERE d.id = ?`, []any{id}
 	if merchantID != "" {
-		query += ` AND d.merchant_id = ?`
-		args = append(args, merchantID)
+		query, args = query+` AND d.merchant_id = ?`, append(args, merchantID)
 	}
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "webhook delivery")
+	d, err := selectOne(ctx, db, (*deliveryURLRow).deliveryWithURL, "webhook delivery", query, args...)
+	if err != nil {
+		return nil, err
 	}
-	d := r.delivery()
-	d.EndpointURL = r.URL
 	ev, err := db.FindEvent(ctx, "", d.EventID)
 	if err != nil {
 		return nil, err

@@ -176,44 +176,29 @@ func (db *DB) FindMerchant(ctx context.Context, id string) (*merchant.Merchant, 
 
 // FindMerchants implements merchant.Storage.
 func (db *DB) FindMerchants(ctx context.Context, f merchant.Filter) ([]*merchant.Merchant, bool, error) {
-	query := `SELECT ` + merchantColumns + ` FROM merchants WHERE 1 = 1`
-	var args []any
+	var w where
 	if f.Status != "" {
-		query += ` AND status = ?`
-		args = append(args, string(f.Status))
+		w.add("status = ?", string(f.Status))
 	}
 	if f.USCC != "" {
-		query += ` AND uscc = ?`
-		args = append(args, f.USCC)
+		w.add("uscc = ?", f.USCC)
 	}
 	if f.Search != "" {
-		query += ` AND (id = ? OR uscc = ? OR legal_name LIKE ? OR short_name LIKE ?)`
 		like := "%" + strings.NewReplacer("%", "", "_", "").Replace(f.Search) + "%"
-		args = append(args, f.Search, strings.ToUpper(f.Search), like, like)
+		w.add("(id = ? OR uscc = ? OR legal_name LIKE ? OR short_name LIKE ?)", f.Search, strings.ToUpper(f.Search), like, like)
 	}
 	if f.StartingAfter != "" {
-		query += ` AND id < ?`
-		args = append(args, f.StartingAfter)
+		w.add("id < ?", f.StartingAfter)
 	}
-	limit := clampLimit(f.Limit)
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-	var rows []merchantRow
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
+	out, more, err := selectPage(ctx, db, (*merchantRow).merchant, clampLimit(f.Limit),
+		`SELECT `+merchantColumns+` FROM merchants`+w.sql()+` ORDER BY id DESC`, w.args...)
+	if err != nil {
 		return nil, false, err
 	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	out := make([]*merchant.Merchant, len(rows))
-	for i := range rows {
-		out[i] = rows[i].merchant()
-		rates, err := feeRates(ctx, db.r, db, out[i].ID)
-		if err != nil {
+	for _, m := range out {
+		if m.FeeRates, err = feeRates(ctx, db.r, db, m.ID); err != nil {
 			return nil, false, err
 		}
-		out[i].FeeRates = rates
 	}
 	return out, more, nil
 }
@@ -252,24 +237,13 @@ func (tx merchantTx) UpdateAPIKey(ctx context.Context, k *merchant.APIKey) error
 
 // FindAPIKey implements merchant.Storage.
 func (db *DB) FindAPIKey(ctx context.Context, id string) (*merchant.APIKey, error) {
-	var r apiKeyRow
-	if err := db.get(ctx, &r, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id); err != nil {
-		return nil, notFound(err, "API key")
-	}
-	return r.key(), nil
+	return selectOne(ctx, db, (*apiKeyRow).key, "API key", `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
 }
 
 // FindAPIKeys implements merchant.Storage.
 func (db *DB) FindAPIKeys(ctx context.Context, merchantID string) ([]*merchant.APIKey, error) {
-	var rows []apiKeyRow
-	if err := db.sel(ctx, &rows, `SELECT `+apiKeyColumns+` FROM api_keys WHERE merchant_id = ? ORDER BY id DESC`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.APIKey, len(rows))
-	for i := range rows {
-		out[i] = rows[i].key()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*apiKeyRow).key,
+		`SELECT `+apiKeyColumns+` FROM api_keys WHERE merchant_id = ? ORDER BY id DESC`, merchantID)
 }
 
 const endpointColumns = `id, merchant_id, url, secret_enc, status, disabled_reason, failing_since, created_at`
@@ -313,16 +287,8 @@ func (tx merchantTx) UpdateEndpoint(ctx context.Context, e *merchant.WebhookEndp
 
 // FindEndpoints implements merchant.Storage.
 func (db *DB) FindEndpoints(ctx context.Context, merchantID string) ([]*merchant.WebhookEndpoint, error) {
-	var rows []endpointRow
-	if err := db.sel(ctx, &rows, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE merchant_id = ?
-		AND deleted_at IS NULL ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.WebhookEndpoint, len(rows))
-	for i := range rows {
-		out[i] = rows[i].endpoint()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*endpointRow).endpoint, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE merchant_id = ?
+		AND deleted_at IS NULL ORDER BY id`, merchantID)
 }
 
 // FindEndpoint implements merchant.Storage and gateway.Store.
@@ -351,19 +317,15 @@ type bindingRow struct {
 	CreatedAt     time.Time `db:"created_at"`
 }
 
+func (r *bindingRow) binding() merchant.Binding {
+	return merchant.Binding{ID: r.ID, MerchantID: r.MerchantID, Channel: r.Channel, AccountID: r.AccountID,
+		SubMerchantID: r.SubMerchantID, Weight: r.Weight, Status: r.Status, CreatedAt: r.CreatedAt.UTC()}
+}
+
 // FindBindings implements merchant.Storage and gateway.Store.
 func (db *DB) FindBindings(ctx context.Context, merchantID string) ([]merchant.Binding, error) {
-	var rows []bindingRow
-	if err := db.sel(ctx, &rows, `SELECT id, merchant_id, channel, account_id, sub_merchant_id, weight, status, created_at
-		FROM channel_bindings WHERE merchant_id = ? ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]merchant.Binding, len(rows))
-	for i, r := range rows {
-		out[i] = merchant.Binding{ID: r.ID, MerchantID: r.MerchantID, Channel: r.Channel, AccountID: r.AccountID,
-			SubMerchantID: r.SubMerchantID, Weight: r.Weight, Status: r.Status, CreatedAt: r.CreatedAt.UTC()}
-	}
-	return out, nil
+	return selectAll(ctx, db, (*bindingRow).binding, `SELECT id, merchant_id, channel, account_id, sub_merchant_id, weight,
+		status, created_at FROM channel_bindings WHERE merchant_id = ? ORDER BY id`, merchantID)
 }
 
 // InsertBinding implements merchant.Tx.

@@ -71,11 +71,8 @@ func (tx mockTx) InsertMockTrade(ctx context.Context, t *mockpay.Trade) error {
 
 // LockMockTrade implements mockpay.Tx.
 func (tx mockTx) LockMockTrade(ctx context.Context, outTradeNo string) (*mockpay.Trade, error) {
-	var r mockTradeRow
-	if err := tx.get(ctx, &r, `SELECT `+mockTradeColumns+` FROM mock_trades WHERE out_trade_no = ?`+tx.db.forUpdate(), outTradeNo); err != nil {
-		return nil, notFound(err, "trade")
-	}
-	return r.trade(), nil
+	return selectOne(ctx, tx, (*mockTradeRow).trade, "trade",
+		`SELECT `+mockTradeColumns+` FROM mock_trades WHERE out_trade_no = ?`+tx.db.forUpdate(), outTradeNo)
 }
 
 // UpdateMockTrade implements mockpay.Tx.
@@ -146,20 +143,14 @@ func (tx mockTx) UsePaymentCode(ctx context.Context, code string) (string, error
 
 // MockTrade implements mockpay.Store.
 func (db *DB) MockTrade(ctx context.Context, outTradeNo string) (*mockpay.Trade, error) {
-	var r mockTradeRow
-	if err := db.get(ctx, &r, `SELECT `+mockTradeColumns+` FROM mock_trades WHERE out_trade_no = ?`, outTradeNo); err != nil {
-		return nil, notFound(err, "trade")
-	}
-	return r.trade(), nil
+	return selectOne(ctx, db, (*mockTradeRow).trade, "trade",
+		`SELECT `+mockTradeColumns+` FROM mock_trades WHERE out_trade_no = ?`, outTradeNo)
 }
 
 // MockTradeByNo implements mockpay.Store.
 func (db *DB) MockTradeByNo(ctx context.Context, tradeNo string) (*mockpay.Trade, error) {
-	var r mockTradeRow
-	if err := db.get(ctx, &r, `SELECT `+mockTradeColumns+` FROM mock_trades WHERE trade_no = ?`, tradeNo); err != nil {
-		return nil, notFound(err, "trade")
-	}
-	return r.trade(), nil
+	return selectOne(ctx, db, (*mockTradeRow).trade, "trade",
+		`SELECT `+mockTradeColumns+` FROM mock_trades WHERE trade_no = ?`, tradeNo)
 }
 
 // MockRefund implements mockpay.Store.

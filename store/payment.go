@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/qrpay/qrpay"
@@ -90,11 +89,8 @@ func (tx gatewayTx) InsertPayment(ctx context.Context, p *gateway.Payment) error
 
 // LockPayment implements gateway.Tx.
 func (tx gatewayTx) LockPayment(ctx context.Context, id string) (*gateway.Payment, error) {
-	var r paymentRow
-	if err := tx.get(ctx, &r, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`+tx.db.forUpdate(), id); err != nil {
-		return nil, notFound(err, "payment")
-	}
-	return r.payment(), nil
+	return selectOne(ctx, tx, (*paymentRow).payment, "payment",
+		`SELECT `+paymentColumns+` FROM payments WHERE id = ?`+tx.db.forUpdate(), id)
 }
 
 // UpdatePayment implements gateway.Tx.
@@ -164,112 +160,59 @@ func (tx gatewayTx) ClaimChecks(ctx context.Context, now, leaseUntil time.Time, 
 	if tx.db.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	var rows []paymentRow
-	err := tx.sel(ctx, &rows, `UPDATE payments SET next_check_at = ?, check_attempts = check_attempts + 1
+	return selectAll(ctx, tx, (*paymentRow).payment, `UPDATE payments SET next_check_at = ?, check_attempts = check_attempts + 1
 		WHERE id IN (SELECT id FROM payments WHERE next_check_at IS NOT NULL AND next_check_at <= ?
 			ORDER BY next_check_at LIMIT ?`+lock+`)
 		RETURNING `+paymentColumns, utc(leaseUntil), utc(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*gateway.Payment, len(rows))
-	for i := range rows {
-		out[i] = rows[i].payment()
-	}
-	return out, nil
 }
 
 // FindPayment implements gateway.Store.
 func (db *DB) FindPayment(ctx context.Context, merchantID, id string) (*gateway.Payment, error) {
-	var r paymentRow
-	query := `SELECT ` + paymentColumns + ` FROM payments WHERE id = ?`
-	args := []any{id}
-	if merchantID != "" {
-		query += ` AND merchant_id = ?`
-		args = append(args, merchantID)
-	}
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "payment")
-	}
-	return r.payment(), nil
+	query, args := scoped(`SELECT `+paymentColumns+` FROM payments WHERE id = ?`, id, merchantID)
+	return selectOne(ctx, db, (*paymentRow).payment, "payment", query, args...)
 }
 
 // FindPayments implements gateway.Store.
 func (db *DB) FindPayments(ctx context.Context, f gateway.PaymentFilter) ([]*gateway.Payment, bool, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
+	var w where
 	if f.MerchantID != "" {
-		add("merchant_id = ?", f.MerchantID)
+		w.add("merchant_id = ?", f.MerchantID)
 	}
 	if f.MerchantOrderNo != "" {
-		add("merchant_order_no = ?", f.MerchantOrderNo)
+		w.add("merchant_order_no = ?", f.MerchantOrderNo)
 	}
 	if f.Status != "" {
-		add("status = ?", string(f.Status))
+		w.add("status = ?", string(f.Status))
 	}
 	if f.Channel != "" {
-		add("channel = ?", f.Channel)
+		w.add("channel = ?", f.Channel)
 	}
 	if f.Scene != "" {
-		add("scene = ?", string(f.Scene))
+		w.add("scene = ?", string(f.Scene))
 	}
 	if f.StoreID != "" {
-		add("store_id = ?", f.StoreID)
+		w.add("store_id = ?", f.StoreID)
 	}
 	if f.TerminalID != "" {
-		add("terminal_id = ?", f.TerminalID)
+		w.add("terminal_id = ?", f.TerminalID)
 	}
 	if f.Flag != "" {
 		// Flags are a short comma-separated list of known words (the service checks the word);
 		// match one whole word.
-		add("(',' || flags || ',') LIKE ?", "%,"+f.Flag+",%")
+		w.add("(',' || flags || ',') LIKE ?", "%,"+f.Flag+",%")
 	}
 	if f.Search != "" {
-		where = append(where, "(id = ? OR merchant_order_no = ? OR provider_trade_no = ?)")
-		args = append(args, f.Search, f.Search, f.Search)
+		w.add("(id = ? OR merchant_order_no = ? OR provider_trade_no = ?)", f.Search, f.Search, f.Search)
 	}
 	if !f.CreatedFrom.IsZero() {
-		add("created_at >= ?", utc(f.CreatedFrom))
+		w.add("created_at >= ?", utc(f.CreatedFrom))
 	}
 	if !f.CreatedTo.IsZero() {
-		add("created_at < ?", utc(f.CreatedTo))
+		w.add("created_at < ?", utc(f.CreatedTo))
 	}
 	if f.StartingAfter != "" {
-		add("id < ?", f.StartingAfter)
+		w.add("id < ?", f.StartingAfter)
 	}
-	limit := clampLimit(f.Limit)
-	query := `SELECT ` + paymentColumns + ` FROM payments`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-	var rows []paymentRow
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
-		return nil, false, err
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	out := make([]*gateway.Payment, len(rows))
-	for i := range rows {
-		out[i] = rows[i].payment()
-	}
-	return out, more, nil
-}
-
-// clampLimit bounds a page size to 1..100, defaulting to 20.
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 20
-	case n > 100:
-		return 100
-	}
-	return n
+	return selectPage(ctx, db, (*paymentRow).payment, clampLimit(f.Limit),
+		`SELECT `+paymentColumns+` FROM payments`+w.sql()+` ORDER BY id DESC`, w.args...)
 }

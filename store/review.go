@@ -110,25 +110,14 @@ func (tx merchantTx) InsertDocument(ctx context.Context, d *merchant.Document) e
 
 // FindDocuments implements merchant.Storage.
 func (db *DB) FindDocuments(ctx context.Context, merchantID string) ([]*merchant.Document, error) {
-	var rows []documentRow
-	if err := db.sel(ctx, &rows, `SELECT `+documentColumns+` FROM merchant_documents WHERE merchant_id = ? ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.Document, len(rows))
-	for i := range rows {
-		out[i] = rows[i].document()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*documentRow).document,
+		`SELECT `+documentColumns+` FROM merchant_documents WHERE merchant_id = ? ORDER BY id`, merchantID)
 }
 
 // FindDocument implements merchant.Storage.
 func (db *DB) FindDocument(ctx context.Context, merchantID, id string) (*merchant.Document, error) {
-	var r documentRow
 	query, args := scoped(`SELECT `+documentColumns+` FROM merchant_documents WHERE id = ?`, id, merchantID)
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "document")
-	}
-	return r.document(), nil
+	return selectOne(ctx, db, (*documentRow).document, "document", query, args...)
 }
 
 // UpdateStore implements merchant.Tx.

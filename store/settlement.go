@@ -149,20 +149,14 @@ const dayColumns = `day, starts_at, ends_at, as_of, batches, items, created_at`
 
 // DayRun implements settlement.Tx.
 func (tx settlementTx) DayRun(ctx context.Context, d settlement.Date) (*settlement.DayRun, error) {
-	var r dayRow
-	if err := tx.get(ctx, &r, `SELECT `+dayColumns+` FROM settlement_days WHERE day = ?`, d.String()); err != nil {
-		return nil, notFound(err, "settlement day")
-	}
-	return r.run(), nil
+	return selectOne(ctx, tx, (*dayRow).run, "settlement day",
+		`SELECT `+dayColumns+` FROM settlement_days WHERE day = ?`, d.String())
 }
 
 // LastDayRun implements settlement.Tx.
 func (tx settlementTx) LastDayRun(ctx context.Context) (*settlement.DayRun, error) {
-	var r dayRow
-	if err := tx.get(ctx, &r, `SELECT `+dayColumns+` FROM settlement_days ORDER BY day DESC LIMIT 1`); err != nil {
-		return nil, notFound(err, "settlement day")
-	}
-	return r.run(), nil
+	return selectOne(ctx, tx, (*dayRow).run, "settlement day",
+		`SELECT `+dayColumns+` FROM settlement_days ORDER BY day DESC LIMIT 1`)
 }
 
 // StartDay implements settlement.Tx.
@@ -258,19 +252,8 @@ func (r *lineRow) line() settlement.Line {
 		ReturnedFees: r.ReturnedFees, Adjustments: r.Adjustments, Net: r.Net, BPS: r.BPS}
 }
 
-// selector is what both a transaction and the reader pool can run queries on.
-type selector interface {
-	sel(ctx context.Context, dest any, query string, args ...any) error
-}
-
-type txSelector struct{ *Tx }
-
-func (t txSelector) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return t.Tx.sel(ctx, dest, query, args...)
-}
-
 // withLines loads the lines of batches, ordered by channel.
-func withLines(ctx context.Context, q selector, rows []batchRow) ([]*settlement.Batch, error) {
+func withLines(ctx context.Context, q querier, rows []batchRow) ([]*settlement.Batch, error) {
 	out := make([]*settlement.Batch, len(rows))
 	if len(rows) == 0 {
 		return out, nil
@@ -309,7 +292,7 @@ func (tx settlementTx) DayBatches(ctx context.Context, d settlement.Date) ([]*se
 		WHERE b.day = ? ORDER BY b.id`, d.String()); err != nil {
 		return nil, err
 	}
-	return withLines(ctx, txSelector(tx), rows)
+	return withLines(ctx, tx, rows)
 }
 
 // LockBatch implements settlement.Tx.
@@ -319,7 +302,7 @@ func (tx settlementTx) LockBatch(ctx context.Context, id string) (*settlement.Ba
 		WHERE b.id = ?`+forUpdateOf(tx.db, "b"), id); err != nil {
 		return nil, notFound(err, "settlement")
 	}
-	out, err := withLines(ctx, txSelector(tx), []batchRow{r})
+	out, err := withLines(ctx, tx, []batchRow{r})
 	if err != nil {
 		return nil, err
 	}
@@ -370,38 +353,31 @@ func (db *DB) FindBatch(ctx context.Context, merchantID, id string) (*settlement
 
 // FindBatches implements settlement.Store. A negative limit returns every batch that matches.
 func (db *DB) FindBatches(ctx context.Context, f settlement.BatchFilter) ([]*settlement.Batch, bool, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
+	var w where
 	if f.MerchantID != "" {
-		add("b.merchant_id = ?", f.MerchantID)
+		w.add("b.merchant_id = ?", f.MerchantID)
 	}
 	if !f.Day.IsZero() {
-		add("b.day = ?", f.Day.String())
+		w.add("b.day = ?", f.Day.String())
 	}
 	if !f.From.IsZero() {
-		add("b.day >= ?", f.From.String())
+		w.add("b.day >= ?", f.From.String())
 	}
 	if !f.To.IsZero() {
-		add("b.day <= ?", f.To.String())
+		w.add("b.day <= ?", f.To.String())
 	}
 	if f.Status != "" {
-		add("b.status = ?", f.Status)
+		w.add("b.status = ?", f.Status)
 	}
 	if f.Mode != "" {
-		add("b.mode = ?", f.Mode)
+		w.add("b.mode = ?", f.Mode)
 	}
 	if f.StartingAfter != "" {
-		add("b.id < ?", f.StartingAfter)
+		w.add("b.id < ?", f.StartingAfter)
 	}
-	query := `SELECT ` + batchColumns + ` FROM settlement_batches b JOIN merchants m ON m.id = b.merchant_id`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY b.id DESC`
+	query := `SELECT ` + batchColumns + ` FROM settlement_batches b JOIN merchants m ON m.id = b.merchant_id` + w.sql() +
+		` ORDER BY b.id DESC`
+	args := w.args
 	limit := -1
 	if f.Limit >= 0 {
 		limit = clampLimit(f.Limit)
@@ -496,21 +472,7 @@ func (db *DB) FindItems(ctx context.Context, batchID string, f settlement.ItemFi
 		query += ` AND i.object_id > ?`
 		args = append(args, f.StartingAfter)
 	}
-	query += ` ORDER BY i.object_id LIMIT ?`
-	args = append(args, limit+1)
-	var rows []itemRow
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
-		return nil, false, err
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	out := make([]settlement.Item, len(rows))
-	for i := range rows {
-		out[i] = rows[i].item()
-	}
-	return out, more, nil
+	return selectPage(ctx, db, (*itemRow).item, limit, query+` ORDER BY i.object_id`, args...)
 }
 
 // EachItem implements settlement.Store: the items stream from the database, one row at a time.

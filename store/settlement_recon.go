@@ -326,11 +326,7 @@ func (tx settlementTx) InsertBreak(ctx context.Context, b *settlement.Break) (bo
 
 // LockBreak implements settlement.Tx.
 func (tx settlementTx) LockBreak(ctx context.Context, id string) (*settlement.Break, error) {
-	var r breakRow
-	if err := tx.get(ctx, &r, breakSelect+` WHERE id = ?`+tx.db.forUpdate(), id); err != nil {
-		return nil, notFound(err, "break")
-	}
-	return r.brk(), nil
+	return selectOne(ctx, tx, (*breakRow).brk, "break", breakSelect+` WHERE id = ?`+tx.db.forUpdate(), id)
 }
 
 // UpdateBreak implements settlement.Tx.
@@ -349,56 +345,28 @@ func (tx settlementTx) UpdateBreak(ctx context.Context, b *settlement.Break, fro
 
 // FindBreak implements settlement.Store.
 func (db *DB) FindBreak(ctx context.Context, id string) (*settlement.Break, error) {
-	var r breakRow
-	if err := db.get(ctx, &r, breakSelect+` WHERE id = ?`, id); err != nil {
-		return nil, notFound(err, "break")
-	}
-	return r.brk(), nil
+	return selectOne(ctx, db, (*breakRow).brk, "break", breakSelect+` WHERE id = ?`, id)
 }
 
 // FindBreaks implements settlement.Store.
 func (db *DB) FindBreaks(ctx context.Context, f settlement.BreakFilter) ([]*settlement.Break, bool, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
+	var w where
 	if f.Status != "" {
-		add("status = ?", f.Status)
+		w.add("status = ?", f.Status)
 	}
 	if f.Kind != "" {
-		add("kind = ?", f.Kind)
+		w.add("kind = ?", f.Kind)
 	}
 	if !f.Day.IsZero() {
-		add("day = ?", f.Day.String())
+		w.add("day = ?", f.Day.String())
 	}
 	if f.MerchantID != "" {
-		add("merchant_id = ?", f.MerchantID)
+		w.add("merchant_id = ?", f.MerchantID)
 	}
 	if f.StartingAfter != "" {
-		add("id < ?", f.StartingAfter)
+		w.add("id < ?", f.StartingAfter)
 	}
-	query := breakSelect
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	limit := clampLimit(f.Limit)
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-	var rows []breakRow
-	if err := db.sel(ctx, &rows, query, args...); err != nil {
-		return nil, false, err
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	out := make([]*settlement.Break, len(rows))
-	for i := range rows {
-		out[i] = rows[i].brk()
-	}
-	return out, more, nil
+	return selectPage(ctx, db, (*breakRow).brk, clampLimit(f.Limit), breakSelect+w.sql()+` ORDER BY id DESC`, w.args...)
 }
 
 // OpenBreakCounts implements settlement.Store.

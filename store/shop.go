@@ -34,33 +34,14 @@ func (tx merchantTx) InsertStore(ctx context.Context, s *merchant.Store) error {
 
 // FindStores implements merchant.Storage.
 func (db *DB) FindStores(ctx context.Context, merchantID string) ([]*merchant.Store, error) {
-	var rows []storeRow
-	if err := db.sel(ctx, &rows, `SELECT `+storeColumns+` FROM stores WHERE merchant_id = ? ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.Store, len(rows))
-	for i := range rows {
-		out[i] = rows[i].store()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*storeRow).store,
+		`SELECT `+storeColumns+` FROM stores WHERE merchant_id = ? ORDER BY id`, merchantID)
 }
 
 // FindStore implements merchant.Storage.
 func (db *DB) FindStore(ctx context.Context, merchantID, id string) (*merchant.Store, error) {
-	var r storeRow
 	query, args := scoped(`SELECT `+storeColumns+` FROM stores WHERE id = ?`, id, merchantID)
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "store")
-	}
-	return r.store(), nil
-}
-
-// scoped adds "AND merchant_id = ?" to a lookup by id when merchantID is set.
-func scoped(query, id, merchantID string) (string, []any) {
-	if merchantID == "" {
-		return query, []any{id}
-	}
-	return query + ` AND merchant_id = ?`, []any{id, merchantID}
+	return selectOne(ctx, db, (*storeRow).store, "store", query, args...)
 }
 
 const terminalColumns = `id, merchant_id, store_id, name, code, pin_hash, status, created_at`
@@ -96,34 +77,20 @@ func (tx merchantTx) UpdateTerminal(ctx context.Context, t *merchant.Terminal) e
 
 // FindTerminals implements merchant.Storage.
 func (db *DB) FindTerminals(ctx context.Context, merchantID string) ([]*merchant.Terminal, error) {
-	var rows []terminalRow
-	if err := db.sel(ctx, &rows, `SELECT `+terminalColumns+` FROM terminals WHERE merchant_id = ? ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.Terminal, len(rows))
-	for i := range rows {
-		out[i] = rows[i].terminal()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*terminalRow).terminal,
+		`SELECT `+terminalColumns+` FROM terminals WHERE merchant_id = ? ORDER BY id`, merchantID)
 }
 
 // FindTerminal implements merchant.Storage.
 func (db *DB) FindTerminal(ctx context.Context, merchantID, id string) (*merchant.Terminal, error) {
-	var r terminalRow
 	query, args := scoped(`SELECT `+terminalColumns+` FROM terminals WHERE id = ?`, id, merchantID)
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "terminal")
-	}
-	return r.terminal(), nil
+	return selectOne(ctx, db, (*terminalRow).terminal, "terminal", query, args...)
 }
 
 // FindTerminalByCode implements merchant.Storage.
 func (db *DB) FindTerminalByCode(ctx context.Context, code string) (*merchant.Terminal, error) {
-	var r terminalRow
-	if err := db.get(ctx, &r, `SELECT `+terminalColumns+` FROM terminals WHERE code = ?`, code); err != nil {
-		return nil, notFound(err, "terminal")
-	}
-	return r.terminal(), nil
+	return selectOne(ctx, db, (*terminalRow).terminal, "terminal",
+		`SELECT `+terminalColumns+` FROM terminals WHERE code = ?`, code)
 }
 
 const stickerColumns = `id, merchant_id, store_id, terminal_id, batch_id, label, status, created_at, revoked_at`
@@ -165,23 +132,12 @@ func (tx merchantTx) UpdateSticker(ctx context.Context, s *merchant.Sticker) err
 
 // FindStickers implements merchant.Storage.
 func (db *DB) FindStickers(ctx context.Context, merchantID string) ([]*merchant.Sticker, error) {
-	var rows []stickerRow
-	if err := db.sel(ctx, &rows, `SELECT `+stickerColumns+` FROM stickers WHERE merchant_id = ? ORDER BY id`, merchantID); err != nil {
-		return nil, err
-	}
-	out := make([]*merchant.Sticker, len(rows))
-	for i := range rows {
-		out[i] = rows[i].sticker()
-	}
-	return out, nil
+	return selectAll(ctx, db, (*stickerRow).sticker,
+		`SELECT `+stickerColumns+` FROM stickers WHERE merchant_id = ? ORDER BY id`, merchantID)
 }
 
 // FindSticker implements merchant.Storage.
 func (db *DB) FindSticker(ctx context.Context, merchantID, id string) (*merchant.Sticker, error) {
-	var r stickerRow
 	query, args := scoped(`SELECT `+stickerColumns+` FROM stickers WHERE id = ?`, id, merchantID)
-	if err := db.get(ctx, &r, query, args...); err != nil {
-		return nil, notFound(err, "sticker")
-	}
-	return r.sticker(), nil
+	return selectOne(ctx, db, (*stickerRow).sticker, "sticker", query, args...)
 }

@@ -287,6 +287,94 @@ func (db *DB) sel(ctx context.Context, dest any, query string, args ...any) erro
 	return translate(st.SelectContext(ctx, dest, args...))
 }
 
+// querier is what both a transaction and the reader pool can run queries on.
+type querier interface {
+	get(ctx context.Context, dest any, query string, args ...any) error
+	sel(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// selectOne runs a query for one row and converts it with conv; no row is the ENOTFOUND error of
+// kind.
+func selectOne[R, T any](ctx context.Context, q querier, conv func(*R) T, kind, query string, args ...any) (T, error) {
+	var r R
+	if err := q.get(ctx, &r, query, args...); err != nil {
+		var zero T
+		return zero, notFound(err, kind)
+	}
+	return conv(&r), nil
+}
+
+// selectAll runs a query and converts each row it returns with conv.
+func selectAll[R, T any](ctx context.Context, q querier, conv func(*R) T, query string, args ...any) ([]T, error) {
+	var rows []R
+	if err := q.sel(ctx, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	return convert(rows, conv), nil
+}
+
+// selectPage runs a list query, which ends where its LIMIT goes, for a page of at most limit
+// rows converted with conv. It asks for one row more to tell whether another page follows.
+func selectPage[R, T any](ctx context.Context, q querier, conv func(*R) T, limit int, query string, args ...any) ([]T, bool, error) {
+	var rows []R
+	if err := q.sel(ctx, &rows, query+` LIMIT ?`, append(args, limit+1)...); err != nil {
+		return nil, false, err
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	return convert(rows, conv), more, nil
+}
+
+// convert converts scanned rows (none is an empty slice, not nil).
+func convert[R, T any](rows []R, conv func(*R) T) []T {
+	out := make([]T, len(rows))
+	for i := range rows {
+		out[i] = conv(&rows[i])
+	}
+	return out
+}
+
+// clampLimit bounds a page size to 1..100, defaulting to 20.
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 20
+	case n > 100:
+		return 100
+	}
+	return n
+}
+
+// where is the WHERE clause of a list query, built a condition at a time.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds a condition and the values of its placeholders.
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// sql returns " WHERE cond AND cond ...", or "" when there is no condition.
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(w.conds, " AND ")
+}
+
+// scoped adds "AND merchant_id = ?" to a lookup by id when merchantID is set.
+func scoped(query, id, merchantID string) (string, []any) {
+	if merchantID == "" {
+		return query, []any{id}
+	}
+	return query + ` AND merchant_id = ?`, []any{id, merchantID}
+}
+
 // utc normalises a time for storage: UTC, microseconds (what PostgreSQL keeps), so values
 // compare the same on both databases.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
