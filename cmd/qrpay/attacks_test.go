@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -870,20 +871,29 @@ func TestAttackServerLimits(t *testing.T) {
 	})
 	t.Run("RateLimit", func(t *testing.T) {
 		c := plainClient(ta)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		limited := 0
 		for i := 0; i < 40; i++ {
-			var raw []byte
-			err := c.Do(context.Background(), "GET", "/v1/payments?limit=1", nil, &raw)
-			var ce *client.Error
-			if errorsAs(err, &ce) && ce.Status == http.StatusTooManyRequests {
-				if ce.Code != "rate_limited" {
-					t.Errorf("429 with code %s", ce.Code)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var raw []byte
+				err := c.Do(context.Background(), "GET", "/v1/payments?limit=1", nil, &raw)
+				var ce *client.Error
+				mu.Lock()
+				defer mu.Unlock()
+				if errorsAs(err, &ce) && ce.Status == http.StatusTooManyRequests {
+					if ce.Code != "rate_limited" {
+						t.Errorf("429 with code %s", ce.Code)
+					}
+					limited++
+				} else if err != nil {
+					t.Error(err)
 				}
-				limited++
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			}()
 		}
+		wg.Wait()
 		if limited == 0 {
 			t.Fatal("40 requests at once with --rate-limit 5 were never limited")
 		}

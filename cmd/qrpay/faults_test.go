@@ -322,12 +322,14 @@ func TestFaultKillNode(t *testing.T) {
 
 		final := time.Now()
 		closeAbandoned(t, nodes[len(nodes)-1].Client, tr)
-		waitAllFinal(t, nodes[len(nodes)-1].Client, 120*time.Second)
+		// A sweep the dead process was running is rescued after its one-minute timeout and
+		// River's next rescue pass (every 30 s): the payment codes it held wait that long.
+		waitAllFinal(t, nodes[len(nodes)-1].Client, 180*time.Second)
 		stuckJobs(t, dialect, procs[0], killedAt)
 		t.Logf("every payment final %s after the load stopped", time.Since(final).Round(time.Millisecond))
 		// Deliveries a dead process was making are retried once River rescues them: a minute
-		// after they started, then their retry delay (30 s).
-		res := reconcile(t, nodes[len(nodes)-1].Client, nodes[len(nodes)-1].URL, tr, sink, begin, 150*time.Second)
+		// after they started and the next rescue pass (every 30 s), then their retry delay (30 s).
+		res := reconcile(t, nodes[len(nodes)-1].Client, nodes[len(nodes)-1].URL, tr, sink, begin, 210*time.Second)
 		unanswered := 0
 		tr.mu.Lock()
 		for _, o := range tr.orders {
