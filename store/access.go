@@ -215,12 +215,11 @@ func (tx merchantTx) InsertAudit(ctx context.Context, e *merchant.AuditEntry) er
 // FindAudit implements merchant.Storage.
 func (db *DB) FindAudit(ctx context.Context, f merchant.AuditFilter) ([]*merchant.AuditEntry, bool, error) {
 	var w where
-	for _, c := range []struct{ col, v string }{{"merchant_id", f.MerchantID}, {"object_id", f.ObjectID},
-		{"actor_id", f.ActorID}, {"action", f.Action}, {"object_type", f.ObjectType}} {
-		if c.v != "" {
-			w.add(c.col+" = ?", c.v)
-		}
-	}
+	w.filter("merchant_id", f.MerchantID)
+	w.filter("object_id", f.ObjectID)
+	w.filter("actor_id", f.ActorID)
+	w.filter("action", f.Action)
+	w.filter("object_type", f.ObjectType)
 	if f.StartingAfter != "" {
 		w.add("id < ?", f.StartingAfter)
 	}

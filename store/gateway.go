@@ -216,12 +216,8 @@ func (tx gatewayTx) InsertEvent(ctx context.Context, e *gateway.Event) error {
 func (db *DB) FindEvents(ctx context.Context, f gateway.EventFilter) ([]*gateway.Event, bool, error) {
 	var w where
 	w.add("merchant_id = ?", f.MerchantID) // unconditional: events are listed per merchant
-	if f.ObjectID != "" {
-		w.add("object_id = ?", f.ObjectID)
-	}
-	if f.Type != "" {
-		w.add("type = ?", f.Type)
-	}
+	w.filter("object_id", f.ObjectID)
+	w.filter("type", f.Type)
 	if f.StartingAfter != "" {
 		w.add("id < ?", f.StartingAfter)
 	}
@@ -328,12 +324,8 @@ func (tx gatewayTx) InsertNotice(ctx context.Context, n *gateway.Notice) error {
 // FindDeliveries implements gateway.Store.
 func (db *DB) FindDeliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*gateway.Delivery, error) {
 	var w where
-	if f.MerchantID != "" {
-		w.add("d.merchant_id = ?", f.MerchantID)
-	}
-	if f.EventID != "" {
-		w.add("d.event_id = ?", f.EventID)
-	}
+	w.filter("d.merchant_id", f.MerchantID)
+	w.filter("d.event_id", f.EventID)
 	if f.PaymentID != "" {
 		w.add("d.event_id IN (SELECT id FROM events WHERE object_id = ?)", f.PaymentID)
 	}

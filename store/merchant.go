@@ -177,12 +177,8 @@ func (db *DB) FindMerchant(ctx context.Context, id string) (*merchant.Merchant, 
 // FindMerchants implements merchant.Storage.
 func (db *DB) FindMerchants(ctx context.Context, f merchant.Filter) ([]*merchant.Merchant, bool, error) {
 	var w where
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
-	if f.USCC != "" {
-		w.add("uscc = ?", f.USCC)
-	}
+	w.filter("status", string(f.Status))
+	w.filter("uscc", f.USCC)
 	if f.Search != "" {
 		like := "%" + strings.NewReplacer("%", "", "_", "").Replace(f.Search) + "%"
 		w.add("(id = ? OR uscc = ? OR legal_name LIKE ? OR short_name LIKE ?)", f.Search, strings.ToUpper(f.Search), like, like)

@@ -175,27 +175,13 @@ func (db *DB) FindPayment(ctx context.Context, merchantID, id string) (*gateway.
 // FindPayments implements gateway.Store.
 func (db *DB) FindPayments(ctx context.Context, f gateway.PaymentFilter) ([]*gateway.Payment, bool, error) {
 	var w where
-	if f.MerchantID != "" {
-		w.add("merchant_id = ?", f.MerchantID)
-	}
-	if f.MerchantOrderNo != "" {
-		w.add("merchant_order_no = ?", f.MerchantOrderNo)
-	}
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
-	if f.Channel != "" {
-		w.add("channel = ?", f.Channel)
-	}
-	if f.Scene != "" {
-		w.add("scene = ?", string(f.Scene))
-	}
-	if f.StoreID != "" {
-		w.add("store_id = ?", f.StoreID)
-	}
-	if f.TerminalID != "" {
-		w.add("terminal_id = ?", f.TerminalID)
-	}
+	w.filter("merchant_id", f.MerchantID)
+	w.filter("merchant_order_no", f.MerchantOrderNo)
+	w.filter("status", string(f.Status))
+	w.filter("channel", f.Channel)
+	w.filter("scene", string(f.Scene))
+	w.filter("store_id", f.StoreID)
+	w.filter("terminal_id", f.TerminalID)
 	if f.Flag != "" {
 		// Flags are a short comma-separated list of known words (the service checks the word);
 		// match one whole word.

@@ -354,9 +354,7 @@ func (db *DB) FindBatch(ctx context.Context, merchantID, id string) (*settlement
 // FindBatches implements settlement.Store. A negative limit returns every batch that matches.
 func (db *DB) FindBatches(ctx context.Context, f settlement.BatchFilter) ([]*settlement.Batch, bool, error) {
 	var w where
-	if f.MerchantID != "" {
-		w.add("b.merchant_id = ?", f.MerchantID)
-	}
+	w.filter("b.merchant_id", f.MerchantID)
 	if !f.Day.IsZero() {
 		w.add("b.day = ?", f.Day.String())
 	}
@@ -366,12 +364,8 @@ func (db *DB) FindBatches(ctx context.Context, f settlement.BatchFilter) ([]*set
 	if !f.To.IsZero() {
 		w.add("b.day <= ?", f.To.String())
 	}
-	if f.Status != "" {
-		w.add("b.status = ?", f.Status)
-	}
-	if f.Mode != "" {
-		w.add("b.mode = ?", f.Mode)
-	}
+	w.filter("b.status", f.Status)
+	w.filter("b.mode", f.Mode)
 	if f.StartingAfter != "" {
 		w.add("b.id < ?", f.StartingAfter)
 	}

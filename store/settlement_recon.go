@@ -351,18 +351,12 @@ func (db *DB) FindBreak(ctx context.Context, id string) (*settlement.Break, erro
 // FindBreaks implements settlement.Store.
 func (db *DB) FindBreaks(ctx context.Context, f settlement.BreakFilter) ([]*settlement.Break, bool, error) {
 	var w where
-	if f.Status != "" {
-		w.add("status = ?", f.Status)
-	}
-	if f.Kind != "" {
-		w.add("kind = ?", f.Kind)
-	}
+	w.filter("status", f.Status)
+	w.filter("kind", f.Kind)
 	if !f.Day.IsZero() {
 		w.add("day = ?", f.Day.String())
 	}
-	if f.MerchantID != "" {
-		w.add("merchant_id = ?", f.MerchantID)
-	}
+	w.filter("merchant_id", f.MerchantID)
 	if f.StartingAfter != "" {
 		w.add("id < ?", f.StartingAfter)
 	}

@@ -359,6 +359,13 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
+// filter adds "col = ?" for v, unless v is empty (a filter field that was not set).
+func (w *where) filter(col, v string) {
+	if v != "" {
+		w.add(col+" = ?", v)
+	}
+}
+
 // sql returns " WHERE cond AND cond ...", or "" when there is no condition.
 func (w *where) sql() string {
 	if len(w.conds) == 0 {
