@@ -304,9 +304,9 @@ func (s *Server) handleAdminBindingsPut(c echo.Context) error {
 	if _, err := s.adminMerchant(c); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(c.Request().Body)
+	b, err := readAll(c)
 	if err != nil {
-		return qrpay.Errorf(qrpay.EINVALID, "The request body could not be read.")
+		return err
 	}
 	var list []merchant.BindingInput
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
