@@ -86,8 +86,7 @@ func (tx mockTx) UpdateMockTrade(ctx context.Context, t *mockpay.Trade) error {
 
 // InsertMockRefund implements mockpay.Tx.
 func (tx mockTx) InsertMockRefund(ctx context.Context, r *mockpay.Refund) error {
-	_, err := tx.exec(ctx, `INSERT INTO mock_refunds (out_refund_no, refund_no, out_trade_no, amount, status, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, r.OutRefundNo, r.RefundNo, r.OutTradeNo, r.Amount, r.Status, utc(r.CreatedAt))
+	_, err := tx.exec(ctx, `INSERT INTO mock_refunds (`+mockRefundColumns+`) VALUES (?, ?, ?, ?, ?, ?)`, r.OutRefundNo, r.RefundNo, r.OutTradeNo, r.Amount, r.Status, utc(r.CreatedAt))
 	return err
 }
 
@@ -153,51 +152,39 @@ func (db *DB) MockTradeByNo(ctx context.Context, tradeNo string) (*mockpay.Trade
 		`SELECT `+mockTradeColumns+` FROM mock_trades WHERE trade_no = ?`, tradeNo)
 }
 
+const mockRefundColumns = `out_refund_no, refund_no, out_trade_no, amount, status, created_at`
+
+type mockRefundRow struct {
+	OutRefundNo string    `db:"out_refund_no"`
+	RefundNo    string    `db:"refund_no"`
+	OutTradeNo  string    `db:"out_trade_no"`
+	Amount      int64     `db:"amount"`
+	Status      string    `db:"status"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+func (r *mockRefundRow) refund() *mockpay.Refund {
+	return &mockpay.Refund{OutRefundNo: r.OutRefundNo, RefundNo: r.RefundNo, OutTradeNo: r.OutTradeNo, Amount: r.Amount,
+		Status: r.Status, CreatedAt: r.CreatedAt.UTC()}
+}
+
 // MockRefund implements mockpay.Store.
 func (db *DB) MockRefund(ctx context.Context, outRefundNo string) (*mockpay.Refund, error) {
-	var r struct {
-		OutRefundNo string    `db:"out_refund_no"`
-		RefundNo    string    `db:"refund_no"`
-		OutTradeNo  string    `db:"out_trade_no"`
-		Amount      int64     `db:"amount"`
-		Status      string    `db:"status"`
-		CreatedAt   time.Time `db:"created_at"`
-	}
-	if err := db.get(ctx, &r, `SELECT out_refund_no, refund_no, out_trade_no, amount, status, created_at FROM mock_refunds
-		WHERE out_refund_no = ?`, outRefundNo); err != nil {
-		return nil, notFound(err, "refund")
-	}
-	return &mockpay.Refund{OutRefundNo: r.OutRefundNo, RefundNo: r.RefundNo, OutTradeNo: r.OutTradeNo, Amount: r.Amount,
-		Status: r.Status, CreatedAt: r.CreatedAt.UTC()}, nil
+	return selectOne(ctx, db, (*mockRefundRow).refund, "refund",
+		`SELECT `+mockRefundColumns+` FROM mock_refunds WHERE out_refund_no = ?`, outRefundNo)
 }
 
 // MockStatement implements mockpay.Store.
 func (db *DB) MockStatement(ctx context.Context, from, to time.Time) ([]*mockpay.Trade, []*mockpay.Refund, error) {
-	var trows []mockTradeRow
-	if err := db.sel(ctx, &trows, `SELECT `+mockTradeColumns+` FROM mock_trades WHERE paid_at >= ? AND paid_at < ?
-		ORDER BY paid_at, out_trade_no`, utc(from), utc(to)); err != nil {
+	trades, err := selectAll(ctx, db, (*mockTradeRow).trade, `SELECT `+mockTradeColumns+` FROM mock_trades
+		WHERE paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no`, utc(from), utc(to))
+	if err != nil {
 		return nil, nil, err
 	}
-	var rrows []struct {
-		OutRefundNo string    `db:"out_refund_no"`
-		RefundNo    string    `db:"refund_no"`
-		OutTradeNo  string    `db:"out_trade_no"`
-		Amount      int64     `db:"amount"`
-		Status      string    `db:"status"`
-		CreatedAt   time.Time `db:"created_at"`
-	}
-	if err := db.sel(ctx, &rrows, `SELECT out_refund_no, refund_no, out_trade_no, amount, status, created_at FROM mock_refunds
-		WHERE status = 'SUCCESS' AND created_at >= ? AND created_at < ? ORDER BY created_at, out_refund_no`, utc(from), utc(to)); err != nil {
+	refunds, err := selectAll(ctx, db, (*mockRefundRow).refund, `SELECT `+mockRefundColumns+` FROM mock_refunds
+		WHERE status = 'SUCCESS' AND created_at >= ? AND created_at < ? ORDER BY created_at, out_refund_no`, utc(from), utc(to))
+	if err != nil {
 		return nil, nil, err
-	}
-	trades := make([]*mockpay.Trade, len(trows))
-	for i := range trows {
-		trades[i] = trows[i].trade()
-	}
-	refunds := make([]*mockpay.Refund, len(rrows))
-	for i, r := range rrows {
-		refunds[i] = &mockpay.Refund{OutRefundNo: r.OutRefundNo, RefundNo: r.RefundNo, OutTradeNo: r.OutTradeNo,
-			Amount: r.Amount, Status: r.Status, CreatedAt: r.CreatedAt.UTC()}
 	}
 	return trades, refunds, nil
 }
