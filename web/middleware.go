@@ -104,6 +104,20 @@ func (s *Server) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// namedParams answers 404 when a named path parameter is empty (/admin/v1/merchants//users/u/
+// disable): Echo matches an empty segment, and no handler should look up or act on an empty id.
+func (s *Server) namedParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		names := c.ParamNames()
+		for i, v := range c.ParamValues() {
+			if v == "" && i < len(names) && names[i] != "*" {
+				return qrpay.NotFound("object at this path")
+			}
+		}
+		return next(c)
+	}
+}
+
 // bodyLimit bounds request bodies: 1 MiB, or 10 MiB for image uploads. A body over the limit is
 // 413 with the error object, whether it declares its length or not.
 func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {

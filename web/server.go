@@ -154,7 +154,7 @@ func (s *Server) routes(registry *prometheus.Registry) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.recoverPanic, s.accessLog, s.secureHeaders, s.bodyLimit)
+	e.Use(s.requestID, s.recoverPanic, s.accessLog, s.secureHeaders, s.bodyLimit, s.namedParams)
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)

@@ -763,6 +763,15 @@ func TestOperatorsAPI(t *testing.T) {
 			t.Errorf("reviewer %s %s: %d %v", c.method, c.path, st, m)
 		}
 	}
+	// An empty merchant segment must not reach the operator through a merchant user's routes.
+	for _, action := range []string{"disable", "reset_password"} {
+		if st, m := adminCall(t, ta, "POST", "/admin/v1/merchants//users/"+str(op, "id")+"/"+action, nil); st != 404 {
+			t.Errorf("merchants//users/<operator>/%s: %d %v", action, st, m)
+		}
+	}
+	if st, m := adminCall(t, &reviewer, "GET", "/admin/v1/merchants", nil); st != 200 {
+		t.Fatalf("the operator was touched through the empty segment: %d %v", st, m)
+	}
 	if st, _ := adminCall(t, ta, "POST", "/admin/v1/operators/"+str(op, "id")+"/disable", nil); st != 200 {
 		t.Fatalf("disable: %d", st)
 	}
