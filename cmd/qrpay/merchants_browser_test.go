@@ -68,7 +68,7 @@ func textOf(t *testing.T, ctx context.Context, css string) string {
 // sticker's page opens.
 func TestBrowserOnboarding(t *testing.T) {
 	ctx := merchantsBrowser(t)
-	ta := startAppDocs(t, store.SQLite, appOptions{})
+	ta := startApp(t, store.SQLite, appOptions{})
 	dir := t.TempDir()
 	var img bytes.Buffer
 	png.Encode(&img, image.NewGray(image.Rect(0, 0, 32, 32)))

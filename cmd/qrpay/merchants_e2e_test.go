@@ -533,11 +533,12 @@ func TestPagesAccess(t *testing.T) {
 // file and its WAL, every PostgreSQL table, the documents, and the server's log.
 func TestApplyFormAndNoPlaintext(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
-		var o appOptions
+		// The log is searched too, so it holds the info level's lines.
+		o := appOptions{extraArgs: []string{"--log-level", "info"}}
 		if dialect == store.Postgres {
 			o.databaseURL = storetest.NewPostgres(t)
 		}
-		ta := startAppDocs(t, dialect, o)
+		ta := startApp(t, dialect, o)
 		onboard(t, ta, "91310115591693856A")
 		pc := newPageClient(t, ta)
 		if st, body := pc.get("/apply"); st != 200 || !strings.Contains(body, `id="apply-form"`) {
@@ -667,7 +668,7 @@ func dumpPostgres(t *testing.T, dbURL string) string {
 // serves again under the new key.
 func TestKeysRotateCommand(t *testing.T) {
 	dir := t.TempDir()
-	ta := startAppDocs(t, store.SQLite, appOptions{dataDir: dir})
+	ta := startApp(t, store.SQLite, appOptions{dataDir: dir})
 	id, c := onboard(t, ta, "91310115591693856A")
 	ta.stop()
 	oldKey, _ := os.ReadFile(filepath.Join(dir, "data.key"))
@@ -707,7 +708,7 @@ func TestKeysRotateCommand(t *testing.T) {
 	}
 	db.Close()
 	// Served again, the merchant and its key work.
-	tb := startAppDocs(t, store.SQLite, appOptions{dataDir: dir})
+	tb := startApp(t, store.SQLite, appOptions{dataDir: dir})
 	cb := client.New(tb.URL, c.KeyID, c.Secret)
 	if _, err := cb.Payments(ctx, client.ListParams{}); err != nil {
 		t.Fatalf("the key after rotation: %v", err)

@@ -2,113 +2,19 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/qrpay/qrpay/client"
-	"github.com/qrpay/qrpay/store"
-	"github.com/qrpay/qrpay/store/storetest"
 )
 
 // Helpers of the merchants' end-to-end tests: the operator API, and a browser-like page client
 // with cookies and CSRF tokens.
-
-// startAppDocs is startApp with the application documents' directory wired as serve should
-// wire it (<data-dir>/documents, see README-merchants): a hook sets it in serve's own goroutine
-// after wire and before the server starts, unless wire already did. It mirrors startApp.
-func startAppDocs(t testing.TB, dialect string, o appOptions) *testApp {
-	t.Helper()
-	dataDir := o.dataDir
-	if dataDir == "" {
-		dataDir = t.TempDir()
-	}
-	dbURL := o.databaseURL
-	if dialect == store.Postgres && dbURL == "" {
-		dbURL = storetest.NewPostgres(t)
-	}
-	if dbURL != "" && os.Getenv("QRPAY_DATA_KEY") == "" {
-		t.Setenv("QRPAY_DATA_KEY", testDataKey)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	args := []string{"--demo", "--addr", addr, "--data-dir", dataDir, "--log-level", "info"}
-	if dbURL != "" {
-		args = append(args, "--database-url", dbURL, "--migrate")
-	}
-	args = append(args, o.extraArgs...)
-	wired := make(chan *app, 1)
-	serveHooks.Store(addr, func(a *app) {
-		if a.merchants.DocumentsDir == "" {
-			a.merchants.DocumentsDir = filepath.Join(dataDir, "documents")
-		}
-		wired <- a
-	})
-	t.Cleanup(func() { serveHooks.Delete(addr) })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	out := &lockedBuffer{}
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), out, out) }()
-	ta := &testApp{URL: "http://" + addr, DataDir: dataDir, Output: out}
-	deadline := time.Now().Add(60 * time.Second)
-	for ta.Demo == nil {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("serve did not become ready:\n%s", out.String())
-		}
-		select {
-		case err := <-done:
-			cancel()
-			t.Fatalf("serve exited: %v\n%s", err, out.String())
-		default:
-		}
-		if resp, err := http.Get(ta.URL + "/readyz"); err == nil {
-			resp.Body.Close()
-			if b, err := os.ReadFile(filepath.Join(dataDir, "demo.json")); resp.StatusCode == 200 && err == nil {
-				var d demoFile
-				if json.Unmarshal(b, &d) == nil && d.BaseURL == ta.URL {
-					ta.Demo = &d
-					continue
-				}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	ta.Client = client.New(ta.URL, ta.Demo.APIKeyID, ta.Demo.APISecret)
-	ta.App = <-wired
-	var once sync.Once
-	ta.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Errorf("serve did not stop within 60 s")
-			}
-		})
-	}
-	t.Cleanup(ta.stop)
-	return ta
-}
 
 // adminCall sends an operator API request with the demo operator's token and decodes the answer
 // into a generic map (or list).
