@@ -107,7 +107,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("ceiling: %w", err)
 		}
 		out.Ceiling = &ceil
-		if cr := res["create"]; cr.RPS > 0 && ceil.RPS > 0 {
+		// The ceiling makes create's writes, so the ratio means something only when the
+		// load was creates alone.
+		if cr := res["create"]; cr.RPS > 0 && ceil.RPS > 0 && len(res) == 1 {
 			out.Ratio = cr.RPS / ceil.RPS
 		}
 	}
@@ -586,6 +588,10 @@ func printBench(w io.Writer, r benchResult) {
 	if r.Ceiling != nil {
 		c := r.Ceiling
 		fmt.Fprintf(w, "%-8s %9d %10.1f %9.2f %9.2f %9.2f %7d\n", "ceiling", c.Count, c.RPS, c.P50, c.P95, c.P99, c.Errors)
-		fmt.Fprintf(w, "create / ceiling = %.2f\n", r.Ratio)
+		if r.Ratio > 0 {
+			fmt.Fprintf(w, "create / ceiling = %.2f\n", r.Ratio)
+		} else {
+			fmt.Fprintf(w, "create / ceiling: measured with --mix create=1 only\n")
+		}
 	}
 }
