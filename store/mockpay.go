@@ -84,6 +84,22 @@ func (tx mockTx) UpdateMockTrade(ctx context.Context, t *mockpay.Trade) error {
 	return err
 }
 
+// RecordNotified implements mockpay.Tx in one statement: it is on the path of every payment.
+func (tx mockTx) RecordNotified(ctx context.Context, outTradeNo string, sent int, now time.Time) error {
+	at := "?" // PostgreSQL cannot tell a parameter's type inside CASE
+	if tx.db.dialect == Postgres {
+		at = "CAST(? AS TIMESTAMPTZ)"
+	}
+	n, err := tx.exec(ctx, `UPDATE mock_trades SET notify_count = notify_count + ?,
+		notifies_due = CASE WHEN notifies_due > ? THEN notifies_due - ? ELSE 0 END,
+		notify_at = CASE WHEN notifies_due > ? THEN `+at+` ELSE NULL END WHERE out_trade_no = ?`,
+		sent, sent, sent, sent, utc(now), outTradeNo)
+	if err == nil && n == 0 {
+		return qrpay.NotFound("trade")
+	}
+	return err
+}
+
 // InsertMockRefund implements mockpay.Tx.
 func (tx mockTx) InsertMockRefund(ctx context.Context, r *mockpay.Refund) error {
 	_, err := tx.exec(ctx, `INSERT INTO mock_refunds (`+mockRefundColumns+`) VALUES (?, ?, ?, ?, ?, ?)`, r.OutRefundNo, r.RefundNo, r.OutTradeNo, r.Amount, r.Status, utc(r.CreatedAt))

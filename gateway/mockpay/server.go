@@ -566,12 +566,10 @@ func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayRe
 	err = s.Store.InTx(ctx, func(tx Tx) error {
 		now := tx.Now()
 		t, err := tx.LockMockTrade(ctx, claims.OutTradeNo)
+		fresh := qrpay.IsCode(err, qrpay.ENOTFOUND)
 		switch {
-		case qrpay.IsCode(err, qrpay.ENOTFOUND):
+		case fresh:
 			t = s.tradeFromClaims(claims, now)
-			if err := tx.InsertMockTrade(ctx, t); err != nil {
-				return err
-			}
 		case err != nil:
 			return err
 		}
@@ -588,6 +586,11 @@ func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayRe
 		t.Payer = payer
 		s.settle(t, Behaviour(t.Amount), now)
 		out = t
+		if fresh {
+			// The first scan writes the trade as it ends; two scans at once both insert, and
+			// the second's ECONFLICT fails its payment.
+			return tx.InsertMockTrade(ctx, t)
+		}
 		return tx.UpdateMockTrade(ctx, t)
 	})
 	if err != nil {
@@ -766,6 +769,9 @@ func (s *Server) sendDue(ctx context.Context, outTradeNo string) {
 		sent++
 	}
 	err = s.Store.InTx(ctx, func(tx Tx) error {
+		if ok {
+			return tx.RecordNotified(ctx, outTradeNo, sent, tx.Now())
+		}
 		cur, err := tx.LockMockTrade(ctx, outTradeNo)
 		if err != nil {
 			return err
@@ -775,12 +781,8 @@ func (s *Server) sendDue(ctx context.Context, outTradeNo string) {
 		if cur.NotifiesDue < 0 {
 			cur.NotifiesDue = 0
 		}
-		if ok || cur.NotifiesDue == 0 {
+		if cur.NotifiesDue == 0 {
 			cur.NotifyAt = nil
-			if cur.NotifiesDue > 0 {
-				now := tx.Now()
-				cur.NotifyAt = &now
-			}
 		} else {
 			// Back off like a real provider: 2 s, 4 s, ... at most a minute.
 			d := time.Duration(1<<min(cur.NotifyCount+1, 5)) * time.Second
