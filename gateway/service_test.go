@@ -223,54 +223,83 @@ func TestWebhookEndpointDisabledAfterDays(t *testing.T) {
 	if total < 24*time.Hour {
 		t.Fatalf("the retry schedule spans %s, want at least 24 h", total)
 	}
-	w := newWorld(t, store.SQLite)
-	ctx := context.Background()
-	failing := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(rw, "down for maintenance")
-	}))
-	defer failing.Close()
-	id, key := merchant.GenerateKey()
-	sealer, _ := merchant.NewSealer(map[string][]byte{id: key}, id, id)
-	ms := &merchant.Service{Store: w.db.Merchants(), Sealer: sealer, Clock: w.clock}
-	w.gw.Secrets = ms
-	ep, err := ms.CreateEndpoint(ctx, merchant.System, w.merchant.ID, failing.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := w.create(t, 1000, "hook-1")
-	if _, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), "payer"); err != nil {
-		t.Fatal(err)
-	}
-	w.waitFor(t, p.ID, gateway.StatusSucceeded)
-	ds, err := w.db.FindDeliveries(ctx, gateway.DeliveryFilter{MerchantID: w.merchant.ID, PaymentID: p.ID})
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("deliveries %v, %v", ds, err)
-	}
-	job := gateway.DeliverWebhook{DeliveryID: ds[0].ID}
-	for attempt := 1; ; attempt++ {
-		err := w.gw.DeliverWebhookJob(ctx, job)
-		if err == nil {
-			t.Fatal("a failing endpoint acknowledged a webhook")
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		failing := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(rw, "down for maintenance")
+		}))
+		defer failing.Close()
+		id, key := merchant.GenerateKey()
+		sealer, _ := merchant.NewSealer(map[string][]byte{id: key}, id, id)
+		ms := &merchant.Service{Store: w.db.Merchants(), Sealer: sealer, Clock: w.clock}
+		w.gw.Secrets = ms
+		ep, err := ms.CreateEndpoint(ctx, merchant.System, w.merchant.ID, failing.URL)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if qrpay.IsPermanent(err) {
-			break
+		p := w.create(t, 1000, "hook-1")
+		if _, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), "payer"); err != nil {
+			t.Fatal(err)
 		}
-		if attempt > gateway.WebhookMaxAttempts {
-			t.Fatal("the endpoint was never disabled")
+		w.waitFor(t, p.ID, gateway.StatusSucceeded)
+		ds, err := w.db.FindDeliveries(ctx, gateway.DeliveryFilter{MerchantID: w.merchant.ID, PaymentID: p.ID})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries %v, %v", ds, err)
 		}
-		w.clock.Advance(gateway.WebhookBackoff(attempt))
-	}
-	got, err := w.db.FindEndpoint(ctx, w.merchant.ID, ep.ID)
-	if err != nil || got.Status != "disabled" || got.DisabledReason == "" {
-		t.Fatalf("endpoint %+v, %v; want disabled", got, err)
-	}
-	notices, err := w.gw.Notices(ctx, w.merchant.ID)
-	if err != nil || len(notices) != 1 || notices[0].Kind != "webhook_disabled" || !strings.Contains(notices[0].Body, failing.URL) {
-		t.Fatalf("notices %+v, %v", notices, err)
-	}
-	attempts, _ := w.db.FindAttempts(ctx, ds[0].ID)
-	if len(attempts) < 5 || attempts[0].StatusCode != 503 || attempts[0].Response != "down for maintenance" {
-		t.Fatalf("attempts %+v", attempts)
-	}
+		job := gateway.DeliverWebhook{DeliveryID: ds[0].ID}
+		for attempt := 1; ; attempt++ {
+			err := w.gw.DeliverWebhookJob(ctx, job)
+			if err == nil {
+				t.Fatal("a failing endpoint acknowledged a webhook")
+			}
+			if qrpay.IsPermanent(err) {
+				break
+			}
+			if attempt > gateway.WebhookMaxAttempts {
+				t.Fatal("the endpoint was never disabled")
+			}
+			w.clock.Advance(gateway.WebhookBackoff(attempt))
+		}
+		got, err := w.db.FindEndpoint(ctx, w.merchant.ID, ep.ID)
+		if err != nil || got.Status != "disabled" || got.DisabledReason == "" {
+			t.Fatalf("endpoint %+v, %v; want disabled", got, err)
+		}
+		notices, err := w.gw.Notices(ctx, w.merchant.ID)
+		if err != nil || len(notices) != 1 || notices[0].Kind != "webhook_disabled" || !strings.Contains(notices[0].Body, failing.URL) {
+			t.Fatalf("notices %+v, %v", notices, err)
+		}
+		attempts, _ := w.db.FindAttempts(ctx, ds[0].ID)
+		if len(attempts) < 5 || attempts[0].StatusCode != 503 || attempts[0].Response != "down for maintenance" {
+			t.Fatalf("attempts %+v", attempts)
+		}
+
+		// An endpoint deleted while a delivery to it waits: the delivery fails for good, unsent.
+		sent := 0
+		live := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { sent++ }))
+		defer live.Close()
+		ep2, err := ms.CreateEndpoint(ctx, merchant.System, w.merchant.ID, live.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2 := w.create(t, 1000, "hook-2")
+		if _, err := w.mock.PayCode(ctx, tradeNo(p2.QRPayload), "payer"); err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor(t, p2.ID, gateway.StatusSucceeded)
+		ds, err = w.db.FindDeliveries(ctx, gateway.DeliveryFilter{MerchantID: w.merchant.ID, PaymentID: p2.ID})
+		if err != nil || len(ds) != 1 || ds[0].EndpointID != ep2.ID {
+			t.Fatalf("deliveries %v, %v", ds, err)
+		}
+		if _, err := ms.DeleteEndpoint(ctx, merchant.System, w.merchant.ID, ep2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.gw.DeliverWebhookJob(ctx, gateway.DeliverWebhook{DeliveryID: ds[0].ID}); !qrpay.IsPermanent(err) {
+			t.Fatalf("a delivery to a deleted endpoint: %v, want a permanent failure", err)
+		}
+		if d, err := w.db.FindDelivery(ctx, w.merchant.ID, ds[0].ID); err != nil || d.Status != "failed" || sent != 0 {
+			t.Fatalf("delivery %+v, %v, %d sent; want failed and none sent", d, err, sent)
+		}
+	})
 }

@@ -46,6 +46,9 @@ type Store interface {
 	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
 	// FindDelivery returns a delivery with its event and endpoint, scoped like FindPayment.
 	FindDelivery(ctx context.Context, merchantID, id string) (*Delivery, error)
+	// DeliveryToSend returns what the webhook job needs in one read: a delivery with its event
+	// and its endpoint's URL, and the endpoint with its sealed secret (nil once deleted).
+	DeliveryToSend(ctx context.Context, id string) (*Delivery, *merchant.WebhookEndpoint, error)
 
 	// FindNotices returns a merchant's notices, newest first.
 	FindNotices(ctx context.Context, merchantID string, limit int) ([]*Notice, error)
@@ -58,8 +61,6 @@ type Store interface {
 	FindSticker(ctx context.Context, merchantID, id string) (*merchant.Sticker, error)
 	// FindTerminal returns a terminal, scoped like FindPayment.
 	FindTerminal(ctx context.Context, merchantID, id string) (*merchant.Terminal, error)
-	// FindEndpoint returns a webhook endpoint with its sealed secret in SecretSealed.
-	FindEndpoint(ctx context.Context, merchantID, id string) (*merchant.WebhookEndpoint, error)
 }
 
 // PaymentCreation is everything creating a dynamic-code payment writes, in one transaction: the

@@ -64,7 +64,7 @@ func SignWebhook(secret string, t time.Time, body []byte) string {
 // merchant's dashboard; its pending deliveries then stop.
 func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) error {
 	s.init()
-	d, err := s.Store.FindDelivery(ctx, "", job.DeliveryID)
+	d, ep, err := s.Store.DeliveryToSend(ctx, job.DeliveryID)
 	if qrpay.IsCode(err, qrpay.ENOTFOUND) {
 		return qrpay.Permanent(err)
 	} else if err != nil {
@@ -73,11 +73,8 @@ func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) err
 	if d.Status == "succeeded" {
 		return nil
 	}
-	ep, err := s.Store.FindEndpoint(ctx, d.MerchantID, d.EndpointID)
-	if qrpay.IsCode(err, qrpay.ENOTFOUND) || (err == nil && ep.Status != "enabled") {
+	if ep == nil || ep.Status != "enabled" {
 		return qrpay.Permanent(s.failDelivery(ctx, d.ID, "The endpoint is disabled or deleted."))
-	} else if err != nil {
-		return err
 	}
 	secret, err := s.Secrets.EndpointSecret(ep)
 	if err != nil {

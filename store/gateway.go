@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -349,6 +350,41 @@ func (db *DB) FindDelivery(ctx context.Context, merchantID, id string) (*gateway
 	}
 	d.Event = ev
 	return d, nil
+}
+
+// nested writes the columns of table alias t as "n.column", for a nested struct n of sqlx.
+func nested(t, n, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = t + "." + c + ` AS "` + n + "." + c + `"`
+	}
+	return strings.Join(cols, ", ")
+}
+
+// deliveryToSendQuery reads a delivery, its event and its endpoint at once.
+var deliveryToSendQuery = `SELECT ` + deliveryColumns + `, e.url, ` + nested("ev", "ev", eventColumns) + `, ` +
+	nested("e", "ep", endpointColumns) + `, e.deleted_at IS NULL AS ep_live
+	FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
+	WHERE d.id = ?`
+
+// DeliveryToSend implements gateway.Store.
+func (db *DB) DeliveryToSend(ctx context.Context, id string) (*gateway.Delivery, *merchant.WebhookEndpoint, error) {
+	var r struct {
+		deliveryURLRow
+		Event    eventRow    `db:"ev"`
+		Endpoint endpointRow `db:"ep"`
+		Live     bool        `db:"ep_live"`
+	}
+	if err := db.get(ctx, &r, deliveryToSendQuery, id); err != nil {
+		return nil, nil, notFound(err, "webhook delivery")
+	}
+	d := r.deliveryWithURL()
+	d.Event = r.Event.event()
+	if !r.Live {
+		return d, nil, nil
+	}
+	return d, r.Endpoint.endpoint(), nil
 }
 
 // FindAttempts implements gateway.Store.
