@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -184,6 +186,45 @@ func TestLateSuccess(t *testing.T) {
 		rr, err := w.gw.CreateRefund(ctx, w.caller, p.ID, gateway.CreateRefundRequest{Amount: 1005, MerchantRefundNo: "late-r1"})
 		if err != nil || rr.Refund.Status != gateway.RefundSucceeded {
 			t.Fatalf("refund of a late success: %+v %v", rr, err)
+		}
+	})
+}
+
+// TestStaleSuccessCallback: a correctly signed success callback for a payment qrpay closed is
+// not believed on its own word: the provider is asked, and as its trade is closed the payment
+// stays closed, with no late success and no event, and the callback is acknowledged.
+func TestStaleSuccessCallback(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		// The customer scans and is still typing a password (behaviour 02) when the merchant
+		// closes: the provider closes its trade too.
+		p := w.create(t, 1002, "stale-1")
+		if res, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), "slow-customer"); err != nil || res.Status != "pending" {
+			t.Fatalf("wallet: %+v %v", res, err)
+		}
+		if _, err := w.gw.ClosePayment(ctx, w.caller, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor(t, p.ID, gateway.StatusClosed)
+		before, _, _ := w.gw.Events(ctx, gateway.EventFilter{MerchantID: w.merchant.ID, ObjectID: p.ID})
+		body := []byte(fmt.Sprintf(`{"kind":"trade","trade":{"out_trade_no":%q,"trade_no":"T-stale","status":"SUCCESS",`+
+			`"amount":1002,"currency":"CNY","payer":"someone","paid_at":%q,"refunded":0}}`, p.ID, w.clock.Now().UTC().Format(time.RFC3339)))
+		ts := strconv.FormatInt(w.clock.Now().Unix(), 10)
+		h := http.Header{}
+		h.Set(mockpay.HeaderTimestamp, ts)
+		h.Set(mockpay.HeaderSignature, mockpay.Sign([]byte("0123456789abcdef0123456789abcdef"), ts, "notify", body))
+		reply := w.gw.HandleCallback(ctx, "mock", gateway.CallbackRequest{Method: "POST", Path: "/callbacks/mock", Header: h, Body: body})
+		if reply.Status != http.StatusOK {
+			t.Fatalf("callback answered %d %s", reply.Status, reply.Body)
+		}
+		got, err := w.gw.Payment(ctx, w.merchant.ID, p.ID)
+		if err != nil || got.Status != gateway.StatusClosed || got.HasFlag(gateway.FlagLateSuccess) || got.PaidAt != nil {
+			t.Fatalf("payment %+v, %v; want closed as before", got, err)
+		}
+		after, _, _ := w.gw.Events(ctx, gateway.EventFilter{MerchantID: w.merchant.ID, ObjectID: p.ID})
+		if len(after) != len(before) {
+			t.Fatalf("events %v, then %v", eventTypes(before), eventTypes(after))
 		}
 	})
 }

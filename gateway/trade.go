@@ -9,6 +9,10 @@ import (
 // errAmountMismatch marks a provider answer whose amount or currency differs from the payment.
 var errAmountMismatch = errors.New("the provider's amount or currency differs from the payment's")
 
+// errClosedHere is apply's answer to a callback's success for a payment that ended here without
+// one (closed, expired, failed): the callback may be stale news, so the caller asks the provider.
+var errClosedHere = errors.New("a callback's success for a payment that ended without one")
+
 // apply reconciles what a provider says of a payment (a callback, a query, a pay answer) into
 // the state machine, idempotently: the same news twice changes nothing. A provider amount or
 // currency that differs from the payment's is never believed: the payment is flagged for review
@@ -22,6 +26,9 @@ func (s *Service) apply(ctx context.Context, t *Trade, source string, calls ...*
 		p, err := tx.LockPayment(ctx, t.PaymentID)
 		if err != nil {
 			return err
+		}
+		if source == "callback" && t.Status == TradeSucceeded && p.Status.Final() && p.Status != StatusSucceeded {
+			return errClosedHere
 		}
 		out = p
 		if err := s.record(ctx, tx, calls...); err != nil {
@@ -105,12 +112,13 @@ func (s *Service) HandleCallback(ctx context.Context, accountID string, req Call
 		return nack
 	}
 	switch {
-	case cb.Trade != nil && cb.Trade.Status == TradeSucceeded && s.closedHere(ctx, cb.Trade.PaymentID):
-		// A success for a payment qrpay closed, failed or reversed may be stale news (sent
-		// before a reversal returned the money): believe the provider's current answer.
-		_, err = s.SyncPayment(ctx, "", cb.Trade.PaymentID)
 	case cb.Trade != nil:
 		_, err = s.apply(ctx, cb.Trade, "callback")
+		if errors.Is(err, errClosedHere) {
+			// A success for a payment qrpay closed, failed or reversed may be stale news (sent
+			// before a reversal returned the money): believe the provider's current answer.
+			_, err = s.SyncPayment(ctx, "", cb.Trade.PaymentID)
+		}
 	case cb.Refund != nil:
 		_, err = s.applyRefund(ctx, cb.Refund, "callback")
 	}
@@ -119,12 +127,6 @@ func (s *Service) HandleCallback(ctx context.Context, accountID string, req Call
 		return nack
 	}
 	return cb.Ack
-}
-
-// closedHere reports whether a payment ended without a success here (closed, expired, failed).
-func (s *Service) closedHere(ctx context.Context, id string) bool {
-	p, err := s.Store.FindPayment(ctx, "", id)
-	return err == nil && p.Status.Final() && p.Status != StatusSucceeded
 }
 
 // SyncPayment asks the provider about a payment and reconciles the answer (the dashboard's
