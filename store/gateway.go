@@ -287,7 +287,7 @@ func (tx gatewayTx) InsertDelivery(ctx context.Context, d *gateway.Delivery) err
 // LockDelivery implements gateway.Tx.
 func (tx gatewayTx) LockDelivery(ctx context.Context, id string) (*gateway.Delivery, error) {
 	return selectOne(ctx, tx, (*deliveryURLRow).deliveryWithURL, "webhook delivery",
-		deliverySelect+` WHERE d.id = ?`+tx.db.forUpdate(), id)
+		deliverySelect+` WHERE d.id = ?`+forUpdateOf(tx.db, "d"), id)
 }
 
 // UpdateDelivery implements gateway.Tx.
