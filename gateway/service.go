@@ -95,7 +95,9 @@ func (noMetrics) WebhookAttempt(bool, time.Duration)                 {}
 
 // Secrets opens the sealed secrets of webhook endpoints; merchant.Service implements it.
 type Secrets interface {
-	EndpointSecret(e *merchant.WebhookEndpoint) (string, error)
+	// EndpointSecrets returns the secrets a webhook to the endpoint is signed with: its
+	// secret, and during a rotation's overlap the one it replaced.
+	EndpointSecrets(e *merchant.WebhookEndpoint) ([]string, error)
 }
 
 // Service is the gateway's use cases: the merchant API's payments and refunds, provider

@@ -48,14 +48,19 @@ func WebhookBackoff(attempt int) time.Duration {
 }
 
 // SignWebhook returns the Qrpay-Signature header of a webhook body:
-// t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.
-func SignWebhook(secret string, t time.Time, body []byte) string {
+// t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>, with one v1 per secret (two
+// while an endpoint's rotated secret overlaps its new one; a receiver accepts any that matches).
+func SignWebhook(secrets []string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+	h := "t=" + ts
+	for _, secret := range secrets {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts))
+		mac.Write([]byte("."))
+		mac.Write(body)
+		h += ",v1=" + hex.EncodeToString(mac.Sum(nil))
+	}
+	return h
 }
 
 // DeliverWebhookJob sends a delivery's event to its endpoint, records the attempt, and returns
@@ -76,12 +81,12 @@ func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) err
 	if ep == nil || ep.Status != "enabled" {
 		return qrpay.Permanent(s.failDelivery(ctx, d.ID, "The endpoint is disabled or deleted."))
 	}
-	secret, err := s.Secrets.EndpointSecret(ep)
+	secrets, err := s.Secrets.EndpointSecrets(ep)
 	if err != nil {
 		return err
 	}
 	body := d.Event.JSON()
-	status, snippet, latency, sendErr := s.post(ctx, ep.URL, secret, body)
+	status, snippet, latency, sendErr := s.post(ctx, ep.URL, secrets, body)
 	ok := sendErr == nil && status >= 200 && status < 300
 	s.Metrics.WebhookAttempt(ok, latency)
 	err = s.Store.InTx(ctx, func(tx Tx) error {
@@ -171,14 +176,14 @@ func (s *Service) failDelivery(ctx context.Context, id, reason string) error {
 }
 
 // post sends a signed webhook and reads at most 1 KiB of the answer.
-func (s *Service) post(ctx context.Context, url, secret string, body []byte) (int, string, time.Duration, error) {
+func (s *Service) post(ctx context.Context, url string, secrets []string, body []byte) (int, string, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "qrpay-webhooks/1")
-	req.Header.Set("Qrpay-Signature", SignWebhook(secret, s.Clock.Now(), body))
+	req.Header.Set("Qrpay-Signature", SignWebhook(secrets, s.Clock.Now(), body))
 	start := time.Now()
 	resp, err := s.WebhookClient.Do(req)
 	if err != nil {
@@ -207,32 +212,34 @@ func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) (
 	return e, nil
 }
 
-// VerifyWebhook checks a Qrpay-Signature header against a body: the HMAC must match and the
-// timestamp be within tolerance of now (to refuse replays).
+// VerifyWebhook checks a Qrpay-Signature header against a body: one of its v1 signatures (there
+// are two while the endpoint's secret rotates) must be the secret's HMAC, and the timestamp be
+// within tolerance of now (to refuse replays).
 func VerifyWebhook(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
+	var ts string
+	var sigs []string
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "t":
 			ts = v
 		case "v1":
-			if sig == "" {
-				sig = v
-			}
+			sigs = append(sigs, v)
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
+	if err != nil || len(sigs) == 0 {
 		return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The Qrpay-Signature header is malformed.")
 	}
 	t := time.Unix(sec, 0)
 	if d := now.Sub(t); d > tolerance || d < -tolerance {
 		return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The webhook's timestamp is too old or in the future.")
 	}
-	want := SignWebhook(secret, t, body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
-		return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The webhook's signature does not match.")
+	want := strings.TrimPrefix(SignWebhook([]string{secret}, t, body), "t="+ts+",v1=")
+	for _, sig := range sigs {
+		if hmac.Equal([]byte(want), []byte(sig)) {
+			return nil
+		}
 	}
-	return nil
+	return qrpay.Errorf(qrpay.EUNAUTHORIZED, "The webhook's signature does not match.")
 }

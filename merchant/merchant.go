@@ -108,6 +108,10 @@ type WebhookEndpoint struct {
 	DisabledReason string
 	FailingSince   *time.Time
 	CreatedAt      time.Time
+	// After a rotation the secret it replaced signs too, beside the new one, until
+	// PreviousExpiresAt.
+	PreviousSecretSealed string
+	PreviousExpiresAt    *time.Time
 }
 
 // Binding is a merchant's sub-merchant id on one channel account, with its routing weight.

@@ -87,7 +87,7 @@ func auditJSON(v any) string {
 		if x == nil {
 			return ""
 		}
-		v = map[string]any{"id": x.ID, "url": x.URL, "status": x.Status}
+		v = map[string]any{"id": x.ID, "url": x.URL, "status": x.Status, "previous_secret_expires_at": x.PreviousExpiresAt}
 	case *User:
 		if x == nil {
 			return ""
@@ -265,6 +265,76 @@ func (s *Service) CreateEndpoint(ctx context.Context, actor Actor, merchantID, r
 // EndpointSecret opens the secret of a webhook endpoint.
 func (s *Service) EndpointSecret(e *WebhookEndpoint) (string, error) {
 	return s.Sealer.Open(e.SecretSealed, ad("webhook_endpoint", e.ID, "secret"))
+}
+
+// EndpointSecrets opens the secrets a webhook to the endpoint is signed with: its secret, and
+// during a rotation's overlap the secret it replaced.
+func (s *Service) EndpointSecrets(e *WebhookEndpoint) ([]string, error) {
+	cur, err := s.EndpointSecret(e)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{cur}
+	if e.PreviousSecretSealed != "" && e.PreviousExpiresAt != nil && s.now().Before(*e.PreviousExpiresAt) {
+		prev, err := s.Sealer.Open(e.PreviousSecretSealed, ad("webhook_endpoint", e.ID, "previous_secret"))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, prev)
+	}
+	return out, nil
+}
+
+// RotateEndpointSecret gives a webhook endpoint a new secret, returned in the clear once. Until
+// the overlap ends (KeyOverlap, default 24 hours, when overlap is 0; at most 30 days) webhooks
+// carry a signature with each secret, so a receiver can switch to the new one without refusing
+// an event. A second rotation during an overlap ends the first: only the secret just replaced
+// keeps signing.
+func (s *Service) RotateEndpointSecret(ctx context.Context, actor Actor, merchantID, id string, overlap time.Duration) (*WebhookEndpoint, error) {
+	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
+		return nil, err
+	}
+	if overlap == 0 {
+		overlap = s.KeyOverlap
+	}
+	if overlap <= 0 {
+		overlap = 24 * time.Hour
+	}
+	if overlap > 30*24*time.Hour {
+		return nil, qrpay.Invalid("overlap", "The overlap is at most 30 days.")
+	}
+	var e *WebhookEndpoint
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.LockMerchant(ctx, merchantID); err != nil {
+			return err
+		}
+		var err error
+		if e, err = s.Store.FindEndpoint(ctx, merchantID, id); err != nil {
+			return err
+		}
+		before := *e
+		cur, err := s.EndpointSecret(e)
+		if err != nil {
+			return err
+		}
+		if e.PreviousSecretSealed, err = s.Sealer.Seal(cur, ad("webhook_endpoint", e.ID, "previous_secret")); err != nil {
+			return err
+		}
+		until := tx.Now().Add(overlap)
+		e.PreviousExpiresAt = &until
+		e.Secret = "whsec_" + qrpay.RandomToken(24)
+		if e.SecretSealed, err = s.Sealer.Seal(e.Secret, ad("webhook_endpoint", e.ID, "secret")); err != nil {
+			return err
+		}
+		if err := tx.UpdateEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, merchantID, "webhook_endpoint.rotate", "webhook_endpoint", e.ID, &before, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // --- operators' tokens -------------------------------------------------------------------------

@@ -402,7 +402,11 @@ func TestDocumentsAndKeysRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.CreateEndpoint(ctx, admin, m.ID, "https://example.com/hook"); err != nil {
+		ep, err := f.svc.CreateEndpoint(ctx, admin, m.ID, "https://example.com/hook")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ep, err = f.svc.RotateEndpointSecret(ctx, admin, m.ID, ep.ID, 0); err != nil {
 			t.Fatal(err)
 		}
 		op, _ := f.svc.CreateUser(ctx, merchant.System, merchant.NewUser{Login: "op-1", Password: "Good-Password-1", Role: merchant.RoleAdmin})
@@ -425,7 +429,7 @@ func TestDocumentsAndKeysRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"merchant.legal_person_id", "merchant.phone", "merchant.bank_account", "api_key.secret",
-			"webhook_endpoint.secret", "user.totp", "signing_key.key", "document.content"} {
+			"webhook_endpoint.secret", "webhook_endpoint.previous_secret", "user.totp", "signing_key.key", "document.content"} {
 			if rep.Resealed[name] == 0 {
 				t.Errorf("rotation re-sealed no %s: %+v", name, rep)
 			}
@@ -448,6 +452,11 @@ func TestDocumentsAndKeysRotation(t *testing.T) {
 		}
 		if k, err := fresh.APIKey(ctx, key.ID); err != nil || k.Secret != key.Secret {
 			t.Fatalf("API key after rotation: %v", err)
+		}
+		if e, err := f.db.Merchants().FindEndpoint(ctx, m.ID, ep.ID); err != nil {
+			t.Fatal(err)
+		} else if secrets, err := fresh.EndpointSecrets(e); err != nil || len(secrets) != 2 || secrets[0] != ep.Secret {
+			t.Fatalf("endpoint secrets after rotation: %d, %v", len(secrets), err)
 		}
 		if _, data, err := fresh.OpenDocument(ctx, m.ID, res.Documents[1].ID); err != nil || !bytes.Equal(data, img) {
 			t.Fatalf("document after rotation: %v", err)
@@ -595,6 +604,86 @@ func TestKeysStickersAndIsolation(t *testing.T) {
 		}
 		if _, err := f.svc.CreateAPIKey(ctx, staffA, a.ID, merchant.ModeTest); qrpay.ErrorCode(err) != qrpay.EFORBIDDEN {
 			t.Errorf("read-only staff make a key: %v", err)
+		}
+	})
+}
+
+// TestRotateEndpointSecret: a rotation shows a new secret once; both secrets sign until the
+// overlap ends, then only the new one; a second rotation keeps only the secret it replaced; a
+// read-only user cannot rotate, nor anyone another merchant's endpoint; the overlap is bounded.
+func TestRotateEndpointSecret(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		f := newFixture(t, dialect)
+		ctx := context.Background()
+		a, _, err := f.svc.Apply(ctx, admin, application(1), "operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := f.svc.Apply(ctx, admin, application(2), "operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := f.svc.CreateEndpoint(ctx, admin, a.ID, "https://example.com/hook")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := ep.Secret
+		secrets := func() []string {
+			t.Helper()
+			e, err := f.db.Merchants().FindEndpoint(ctx, a.ID, ep.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := f.svc.EndpointSecrets(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		if got := secrets(); len(got) != 1 || got[0] != first {
+			t.Fatalf("secrets before a rotation: %d", len(got))
+		}
+		rot, err := f.svc.RotateEndpointSecret(ctx, admin, a.ID, ep.ID, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rot.Secret == "" || rot.Secret == first || rot.PreviousExpiresAt == nil || !rot.PreviousExpiresAt.Equal(f.clock.Now().Add(time.Hour)) {
+			t.Fatalf("rotated: %+v", rot)
+		}
+		if got := secrets(); len(got) != 2 || got[0] != rot.Secret || got[1] != first {
+			t.Fatalf("secrets during the overlap: %d", len(got))
+		}
+		// A second rotation: the secret it replaces overlaps; the first is gone.
+		again, err := f.svc.RotateEndpointSecret(ctx, admin, a.ID, ep.ID, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := secrets(); len(got) != 2 || got[0] != again.Secret || got[1] != rot.Secret {
+			t.Fatalf("secrets after a second rotation: %d", len(got))
+		}
+		f.clock.Advance(time.Hour + time.Second)
+		if got := secrets(); len(got) != 1 || got[0] != again.Secret {
+			t.Fatalf("secrets after the overlap: %d", len(got))
+		}
+		staff := merchant.Actor{Kind: "merchant_user", ID: "usr_ro", Role: merchant.RoleReadOnly, MerchantID: a.ID}
+		owner := merchant.Actor{Kind: "merchant_user", ID: "usr_b", Role: merchant.RoleOwner, MerchantID: b.ID}
+		for _, c := range []struct {
+			actor   merchant.Actor
+			mid     string
+			overlap time.Duration
+			code    string
+		}{
+			{staff, a.ID, 0, qrpay.EFORBIDDEN},
+			{owner, a.ID, 0, qrpay.ENOTFOUND}, // another merchant is not there for it
+			{owner, b.ID, 0, qrpay.ENOTFOUND},
+			{admin, a.ID, 31 * 24 * time.Hour, qrpay.EINVALID},
+		} {
+			if _, err := f.svc.RotateEndpointSecret(ctx, c.actor, c.mid, ep.ID, c.overlap); qrpay.ErrorCode(err) != c.code {
+				t.Errorf("%s on %s: %v, want %s", c.actor.ID, c.mid, err, c.code)
+			}
+		}
+		if got := secrets(); len(got) != 1 || got[0] != again.Secret {
+			t.Fatal("a refused rotation changed the secrets")
 		}
 	})
 }

@@ -107,7 +107,8 @@ type SealedField struct {
 // re-seals each of them (documents, sealed in files, are rotated apart).
 var SealedFields = []SealedField{
 	{"merchant", "legal_person_id"}, {"merchant", "phone"}, {"merchant", "bank_account"},
-	{"api_key", "secret"}, {"webhook_endpoint", "secret"}, {"user", "totp"}, {"signing_key", "key"},
+	{"api_key", "secret"}, {"webhook_endpoint", "secret"}, {"webhook_endpoint", "previous_secret"}, {"user", "totp"},
+	{"signing_key", "key"},
 }
 
 // SealedValue is one stored sealed value: the row's id and the value ("" when the row has

@@ -242,7 +242,8 @@ func (db *DB) FindAPIKeys(ctx context.Context, merchantID string) ([]*merchant.A
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE merchant_id = ? ORDER BY id DESC`, merchantID)
 }
 
-const endpointColumns = `id, merchant_id, url, secret_enc, status, disabled_reason, failing_since, created_at`
+const endpointColumns = `id, merchant_id, url, secret_enc, status, disabled_reason, failing_since, created_at,
+	previous_secret_enc, previous_expires_at`
 
 type endpointRow struct {
 	ID             string       `db:"id"`
@@ -253,17 +254,21 @@ type endpointRow struct {
 	DisabledReason string       `db:"disabled_reason"`
 	FailingSince   sql.NullTime `db:"failing_since"`
 	CreatedAt      time.Time    `db:"created_at"`
+	PreviousEnc    string       `db:"previous_secret_enc"`
+	PreviousUntil  sql.NullTime `db:"previous_expires_at"`
 }
 
 func (r *endpointRow) endpoint() *merchant.WebhookEndpoint {
 	return &merchant.WebhookEndpoint{ID: r.ID, MerchantID: r.MerchantID, URL: r.URL, SecretSealed: r.SecretEnc,
-		Status: r.Status, DisabledReason: r.DisabledReason, FailingSince: timePtr(r.FailingSince), CreatedAt: r.CreatedAt.UTC()}
+		Status: r.Status, DisabledReason: r.DisabledReason, FailingSince: timePtr(r.FailingSince), CreatedAt: r.CreatedAt.UTC(),
+		PreviousSecretSealed: r.PreviousEnc, PreviousExpiresAt: timePtr(r.PreviousUntil)}
 }
 
 // InsertEndpoint implements merchant.Tx.
 func (tx merchantTx) InsertEndpoint(ctx context.Context, e *merchant.WebhookEndpoint) error {
-	_, err := tx.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.MerchantID, e.URL, e.SecretSealed, e.Status, e.DisabledReason, utcPtr(e.FailingSince), utc(e.CreatedAt))
+	_, err := tx.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.URL, e.SecretSealed, e.Status, e.DisabledReason, utcPtr(e.FailingSince), utc(e.CreatedAt),
+		e.PreviousSecretSealed, utcPtr(e.PreviousExpiresAt))
 	return err
 }
 
@@ -276,8 +281,9 @@ func (tx merchantTx) UpdateEndpoint(ctx context.Context, e *merchant.WebhookEndp
 		deleted = &now
 	}
 	_, err := tx.exec(ctx, `UPDATE webhook_endpoints SET url = ?, secret_enc = ?, status = ?, disabled_reason = ?,
-		failing_since = ?, deleted_at = ? WHERE id = ?`,
-		e.URL, e.SecretSealed, e.Status, e.DisabledReason, utcPtr(e.FailingSince), utcPtr(deleted), e.ID)
+		failing_since = ?, deleted_at = ?, previous_secret_enc = ?, previous_expires_at = ? WHERE id = ?`,
+		e.URL, e.SecretSealed, e.Status, e.DisabledReason, utcPtr(e.FailingSince), utcPtr(deleted),
+		e.PreviousSecretSealed, utcPtr(e.PreviousExpiresAt), e.ID)
 	return err
 }
 

@@ -129,13 +129,14 @@ func (tx merchantTx) UpdateStore(ctx context.Context, s *merchant.Store) error {
 
 // sealedColumns maps each sealed field to its table and column.
 var sealedColumns = map[merchant.SealedField]struct{ table, column string }{
-	{Kind: "merchant", Field: "legal_person_id"}: {"merchants", "legal_person_id_enc"},
-	{Kind: "merchant", Field: "phone"}:           {"merchants", "phone_enc"},
-	{Kind: "merchant", Field: "bank_account"}:    {"merchants", "bank_account_enc"},
-	{Kind: "api_key", Field: "secret"}:           {"api_keys", "secret_enc"},
-	{Kind: "webhook_endpoint", Field: "secret"}:  {"webhook_endpoints", "secret_enc"},
-	{Kind: "user", Field: "totp"}:                {"users", "totp_secret_enc"},
-	{Kind: "signing_key", Field: "key"}:          {"signing_keys", "key_enc"},
+	{Kind: "merchant", Field: "legal_person_id"}:         {"merchants", "legal_person_id_enc"},
+	{Kind: "merchant", Field: "phone"}:                   {"merchants", "phone_enc"},
+	{Kind: "merchant", Field: "bank_account"}:            {"merchants", "bank_account_enc"},
+	{Kind: "api_key", Field: "secret"}:                   {"api_keys", "secret_enc"},
+	{Kind: "webhook_endpoint", Field: "secret"}:          {"webhook_endpoints", "secret_enc"},
+	{Kind: "webhook_endpoint", Field: "previous_secret"}: {"webhook_endpoints", "previous_secret_enc"},
+	{Kind: "user", Field: "totp"}:                        {"users", "totp_secret_enc"},
+	{Kind: "signing_key", Field: "key"}:                  {"signing_keys", "key_enc"},
 }
 
 func sealedColumn(f merchant.SealedField) (table, column string, err error) {
