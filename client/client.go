@@ -354,18 +354,36 @@ func (c *Client) ResendEvent(ctx context.Context, id string) error {
 	return c.Do(ctx, http.MethodPost, "/v1/events/"+url.PathEscape(id)+"/resend", nil, nil)
 }
 
-// WebhookEndpoint is a URL that receives webhooks; Secret is only set when it is created.
+// WebhookEndpoint is a URL that receives webhooks; Secret is only set when it is created or its
+// secret rotated. After a rotation, PreviousSecretExpires (Unix seconds) is when the replaced
+// secret stops signing.
 type WebhookEndpoint struct {
-	ID     string `json:"id"`
-	URL    string `json:"url"`
-	Status string `json:"status"`
-	Secret string `json:"secret,omitempty"`
+	ID                    string `json:"id"`
+	URL                   string `json:"url"`
+	Status                string `json:"status"`
+	Secret                string `json:"secret,omitempty"`
+	PreviousSecretExpires int64  `json:"previous_secret_expires,omitempty"`
 }
 
 // CreateWebhookEndpoint registers a URL for webhooks and returns its secret, once.
 func (c *Client) CreateWebhookEndpoint(ctx context.Context, endpointURL string, opts ...Option) (*WebhookEndpoint, error) {
 	var out WebhookEndpoint
 	if err := c.Do(ctx, http.MethodPost, "/v1/webhook_endpoints", map[string]string{"url": endpointURL}, &out, opts...); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateWebhookEndpointSecret gives an endpoint a new secret, returned once. Webhooks carry a
+// signature with the new secret and one with the old until overlap ends (0: the server's
+// default, 24 hours), so a receiver verifying with either accepts them meanwhile.
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, id string, overlap time.Duration, opts ...Option) (*WebhookEndpoint, error) {
+	var in any
+	if overlap > 0 {
+		in = map[string]int64{"overlap_seconds": int64(overlap / time.Second)}
+	}
+	var out WebhookEndpoint
+	if err := c.Do(ctx, http.MethodPost, "/v1/webhook_endpoints/"+url.PathEscape(id)+"/rotate", in, &out, opts...); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -64,6 +64,7 @@ func (s *Server) registerAdminRoutes(g *echo.Group) {
 	g.GET("/merchants/:id/webhook_endpoints", s.handleAdminEndpoints)
 	g.POST("/merchants/:id/webhook_endpoints", s.handleAdminEndpointCreate, requireAdmin)
 	g.DELETE("/merchants/:id/webhook_endpoints/:endpoint", s.handleAdminEndpointDelete, requireAdmin)
+	g.POST("/merchants/:id/webhook_endpoints/:endpoint/rotate", s.handleAdminEndpointRotate, requireAdmin)
 	g.GET("/merchants/:id/users", s.handleAdminUsers)
 	g.POST("/merchants/:id/users", s.handleAdminUserCreate, requireAdmin)
 	g.POST("/merchants/:id/users/:user/reset_password", s.handleAdminUserReset, requireAdmin)
@@ -699,18 +700,9 @@ func (s *Server) handleAdminKeyCreate(c echo.Context) error {
 }
 
 func (s *Server) handleAdminKeyRotate(c echo.Context) error {
-	var b struct {
-		OverlapSeconds *int64 `json:"overlap_seconds"`
-	}
-	if err := readBody(c, &b, true); err != nil {
+	overlap, err := overlapOf(c)
+	if err != nil {
 		return err
-	}
-	var overlap time.Duration
-	if b.OverlapSeconds != nil {
-		if *b.OverlapSeconds < 1 {
-			return qrpay.Invalid("overlap_seconds", "The overlap is at least one second.")
-		}
-		overlap = time.Duration(*b.OverlapSeconds) * time.Second
 	}
 	k, old, err := s.Merchants.RotateAPIKey(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("key"), overlap)
 	if err != nil {
@@ -738,6 +730,15 @@ func (s *Server) handleAdminEndpointCreate(c echo.Context) error {
 	}
 	e, err := s.Merchants.CreateEndpoint(c.Request().Context(), operatorActor(c), c.Param("id"), b.URL)
 	return reply(c, http.StatusCreated, newEndpointObject, e, err)
+}
+
+func (s *Server) handleAdminEndpointRotate(c echo.Context) error {
+	overlap, err := overlapOf(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.Merchants.RotateEndpointSecret(c.Request().Context(), operatorActor(c), c.Param("id"), c.Param("endpoint"), overlap)
+	return reply(c, http.StatusOK, newEndpointObject, e, err)
 }
 
 func (s *Server) handleAdminEndpointDelete(c echo.Context) error {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,6 +40,7 @@ func (s *Server) registerAPIRoutes(e *echo.Echo) {
 	v1.POST("/webhook_endpoints", s.handleEndpointCreate)
 	v1.GET("/webhook_endpoints", s.handleEndpointList)
 	v1.DELETE("/webhook_endpoints/:id", s.handleEndpointDelete)
+	v1.POST("/webhook_endpoints/:id/rotate", s.handleEndpointRotate)
 	v1.POST("/scan", s.handleScan)
 }
 
@@ -350,13 +352,19 @@ type EndpointObject struct {
 	Status         string `json:"status"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
 	Secret         string `json:"secret,omitempty"`
-	CreatedAt      int64  `json:"created"`
+	// PreviousSecretExpires is when the secret replaced by the last rotation stops signing.
+	PreviousSecretExpires int64 `json:"previous_secret_expires,omitempty"`
+	CreatedAt             int64 `json:"created"`
 }
 
 // endpointObject shows a webhook endpoint without its secret.
 func endpointObject(e *merchant.WebhookEndpoint) EndpointObject {
-	return EndpointObject{ID: e.ID, Object: "webhook_endpoint", URL: e.URL, Status: e.Status, DisabledReason: e.DisabledReason,
+	o := EndpointObject{ID: e.ID, Object: "webhook_endpoint", URL: e.URL, Status: e.Status, DisabledReason: e.DisabledReason,
 		CreatedAt: e.CreatedAt.Unix()}
+	if e.PreviousExpiresAt != nil {
+		o.PreviousSecretExpires = e.PreviousExpiresAt.Unix()
+	}
+	return o
 }
 
 // newEndpointObject shows an endpoint that was just made, with its secret.
@@ -397,6 +405,41 @@ func (s *Server) handleEndpointList(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, List{Object: "list", Data: objects(es, endpointObject)})
+}
+
+// overlapOf reads the optional {"overlap_seconds": n} body of a rotation (0: the default).
+func overlapOf(c echo.Context) (time.Duration, error) {
+	var b struct {
+		OverlapSeconds *int64 `json:"overlap_seconds"`
+	}
+	if err := readBody(c, &b, true); err != nil {
+		return 0, err
+	}
+	if b.OverlapSeconds == nil {
+		return 0, nil
+	}
+	if *b.OverlapSeconds < 1 || *b.OverlapSeconds > 30*24*3600 {
+		return 0, qrpay.Invalid("overlap_seconds", "The overlap is one second to 30 days.")
+	}
+	return time.Duration(*b.OverlapSeconds) * time.Second, nil
+}
+
+// handleEndpointRotate gives an endpoint a new secret (shown once); the old one keeps signing
+// beside it for the overlap.
+func (s *Server) handleEndpointRotate(c echo.Context) error {
+	overlap, err := overlapOf(c)
+	if err != nil {
+		return err
+	}
+	caller := callerOf(c)
+	res, err := s.Gateway.Idempotent(c.Request().Context(), caller, func() (int, any, error) {
+		e, err := s.Merchants.RotateEndpointSecret(c.Request().Context(), apiActor(c), caller.MerchantID, c.Param("id"), overlap)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, newEndpointObject(e), nil
+	})
+	return s.result(c, res, err)
 }
 
 func (s *Server) handleEndpointDelete(c echo.Context) error {

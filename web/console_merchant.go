@@ -184,6 +184,11 @@ func (s *Server) handleDevelopersAction(c echo.Context) error {
 		if e, err = s.Merchants.CreateEndpoint(ctx, actor, mid, f("url")); err == nil {
 			shown = translate(lang, "dev.endpoint_secret", e.URL, e.Secret)
 		}
+	case "endpoint_rotate":
+		var e *merchant.WebhookEndpoint
+		if e, err = s.Merchants.RotateEndpointSecret(ctx, actor, mid, f("endpoint_id"), 0); err == nil {
+			shown = translate(lang, "dev.endpoint_rotated", e.URL, e.Secret)
+		}
 	case "endpoint_delete":
 		_, err = s.Merchants.DeleteEndpoint(ctx, actor, mid, f("endpoint_id"))
 	default:
@@ -373,6 +378,8 @@ func init() {
 		"dev.delete":               {"删除", "Delete"},
 		"dev.endpoints_none":       {"还没有通知地址。", "No endpoints yet."},
 		"dev.endpoint_secret":      {"%s 的签名密钥：%s（只显示这一次）", "Signing secret of %s: %s (shown only this once)"},
+		"dev.endpoint_rotated":     {"%s 的新签名密钥：%s（只显示这一次）。24 小时内通知同时带新旧两个签名，请在此期间换用新密钥。", "New signing secret of %s: %s (shown only this once). For 24 hours events carry a signature with the old secret and one with the new: switch your receiver within that time."},
+		"dev.previous_until":       {"旧密钥签名至", "Old secret signs until"},
 		"settings.title":           {"设置", "Settings"},
 		"settings.account":         {"我的账号", "My account"},
 		"settings.change_password": {"修改密码", "Change the password"},

@@ -447,6 +447,9 @@ func TestMerchantIsolation(t *testing.T) {
 		if st, _ := pc.post("/developers/endpoint_delete", url.Values{"endpoint_id": {ep.ID}}); st != 404 {
 			t.Errorf("B deletes the demo's endpoint: %d", st)
 		}
+		if st, _ := pc.post("/developers/endpoint_rotate", url.Values{"endpoint_id": {ep.ID}}); st != 404 {
+			t.Errorf("B rotates the demo's endpoint's secret: %d", st)
+		}
 		if st, _ := pc.get("/console/merchants/" + ta.Demo.MerchantID); st != 403 {
 			t.Errorf("a merchant user in the console: %d", st)
 		}
