@@ -326,7 +326,7 @@ func (s *Service) RotateEndpointSecret(ctx context.Context, actor Actor, merchan
 		if e.SecretSealed, err = s.Sealer.Seal(e.Secret, ad("webhook_endpoint", e.ID, "secret")); err != nil {
 			return err
 		}
-		if err := tx.UpdateEndpoint(ctx, e); err != nil {
+		if err := tx.UpdateEndpointSecret(ctx, e); err != nil {
 			return err
 		}
 		return audit(ctx, tx, actor, merchantID, "webhook_endpoint.rotate", "webhook_endpoint", e.ID, &before, e)

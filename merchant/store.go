@@ -71,6 +71,9 @@ type Tx interface {
 	UpdateAPIKey(ctx context.Context, k *APIKey) error
 	InsertEndpoint(ctx context.Context, e *WebhookEndpoint) error
 	UpdateEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// UpdateEndpointSecret writes an endpoint's secrets alone (a rotation), so that it never
+	// undoes a change of its status made meanwhile by the webhook job.
+	UpdateEndpointSecret(ctx context.Context, e *WebhookEndpoint) error
 
 	InsertUser(ctx context.Context, u *User) error
 	UpdateUser(ctx context.Context, u *User) error

@@ -272,6 +272,16 @@ func (tx merchantTx) InsertEndpoint(ctx context.Context, e *merchant.WebhookEndp
 	return err
 }
 
+// UpdateEndpointSecret implements merchant.Tx.
+func (tx merchantTx) UpdateEndpointSecret(ctx context.Context, e *merchant.WebhookEndpoint) error {
+	n, err := tx.exec(ctx, `UPDATE webhook_endpoints SET secret_enc = ?, previous_secret_enc = ?, previous_expires_at = ?
+		WHERE id = ? AND deleted_at IS NULL`, e.SecretSealed, e.PreviousSecretSealed, utcPtr(e.PreviousExpiresAt), e.ID)
+	if err == nil && n == 0 {
+		return qrpay.NotFound("webhook endpoint")
+	}
+	return err
+}
+
 // UpdateEndpoint implements merchant.Tx. An endpoint whose status is "deleted" is kept for the
 // delivery history but no longer listed.
 func (tx merchantTx) UpdateEndpoint(ctx context.Context, e *merchant.WebhookEndpoint) error {
