@@ -253,6 +253,21 @@ func (s *Service) merchantKey(ctx context.Context, merchantID, id string) (*APIK
 	return k, nil
 }
 
+// rotationOverlap is how long a rotated secret keeps working beside its successor: overlap, or
+// KeyOverlap (default 24 hours) when it is 0; at most 30 days.
+func (s *Service) rotationOverlap(overlap time.Duration) (time.Duration, error) {
+	if overlap == 0 {
+		overlap = s.KeyOverlap
+	}
+	if overlap <= 0 {
+		overlap = 24 * time.Hour
+	}
+	if overlap > 30*24*time.Hour {
+		return 0, qrpay.Invalid("overlap", "The overlap is at most 30 days.")
+	}
+	return overlap, nil
+}
+
 // RotateAPIKey replaces a key by a new one of the same mode. The old key keeps working for the
 // overlap (KeyOverlap, default 24 hours, when overlap is 0; at most 30 days), so that tills can
 // move to the new secret without a gap; then it expires. It returns the new key with its secret
@@ -261,14 +276,9 @@ func (s *Service) RotateAPIKey(ctx context.Context, actor Actor, merchantID, id 
 	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
 		return nil, nil, err
 	}
-	if overlap == 0 {
-		overlap = s.KeyOverlap
-	}
-	if overlap <= 0 {
-		overlap = 24 * time.Hour
-	}
-	if overlap > 30*24*time.Hour {
-		return nil, nil, qrpay.Invalid("overlap", "The overlap is at most 30 days.")
+	overlap, err := s.rotationOverlap(overlap)
+	if err != nil {
+		return nil, nil, err
 	}
 	old, err := s.merchantKey(ctx, merchantID, id)
 	if err != nil {

@@ -294,17 +294,12 @@ func (s *Service) RotateEndpointSecret(ctx context.Context, actor Actor, merchan
 	if err := requireMerchantAccess(actor, merchantID, true); err != nil {
 		return nil, err
 	}
-	if overlap == 0 {
-		overlap = s.KeyOverlap
-	}
-	if overlap <= 0 {
-		overlap = 24 * time.Hour
-	}
-	if overlap > 30*24*time.Hour {
-		return nil, qrpay.Invalid("overlap", "The overlap is at most 30 days.")
+	overlap, err := s.rotationOverlap(overlap)
+	if err != nil {
+		return nil, err
 	}
 	var e *WebhookEndpoint
-	err := s.Store.InTx(ctx, func(tx Tx) error {
+	err = s.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := tx.LockMerchant(ctx, merchantID); err != nil {
 			return err
 		}
