@@ -26,12 +26,7 @@ func TestPaymentEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
 		ta := startApp(t, dialect, appOptions{})
 		ctx := context.Background()
-		sink := newWebhookSink(t)
-		ep, err := ta.Client.CreateWebhookEndpoint(ctx, sink.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sink.setSecret(ep.Secret)
+		sink, _ := subscribeSink(t, ta.Client)
 
 		p, err := ta.Client.CreatePayment(ctx, client.PaymentParams{MerchantOrderNo: "e2e-1", Amount: 1234,
 			Currency: "CNY", Description: "牛肉面两碗", Scene: "qr", Channel: "mockpay"}, client.IdempotencyKey("e2e-1"))

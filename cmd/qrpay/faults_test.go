@@ -164,12 +164,7 @@ func faultRun(t *testing.T, dialect string, args []string, steps []loadStep, wor
 	begin := time.Now()
 	ta := startApp(t, dialect, appOptions{extraArgs: append([]string{"--sweep-every", "1s"}, args...)})
 	c := plainClient(ta)
-	sink := newWebhookSink(t)
-	ep, err := c.CreateWebhookEndpoint(context.Background(), sink.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink.setSecret(ep.Secret)
+	sink, _ := subscribeSink(t, c)
 	tr := newTraffic("f")
 	stop := make(chan struct{})
 	time.AfterFunc(d, func() { close(stop) })
@@ -418,12 +413,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	for _, p := range procs {
 		nodes = append(nodes, loadNode{p.URL, p.client(demo.APIKeyID, demo.APISecret)})
 	}
-	sink := newWebhookSink(t)
-	ep, err := nodes[0].Client.CreateWebhookEndpoint(context.Background(), sink.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink.setSecret(ep.Secret)
+	sink, _ := subscribeSink(t, nodes[0].Client)
 	tr := newTraffic("pg")
 	stop := make(chan struct{})
 	loadDone := make(chan struct{})

@@ -240,6 +240,18 @@ func newWebhookSink(t testing.TB) *webhookSink {
 	return s
 }
 
+// subscribeSink starts a webhook receiver and registers it as an endpoint of c's merchant.
+func subscribeSink(t testing.TB, c *client.Client) (*webhookSink, *client.WebhookEndpoint) {
+	t.Helper()
+	sink := newWebhookSink(t)
+	ep, err := c.CreateWebhookEndpoint(context.Background(), sink.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.setSecret(ep.Secret)
+	return sink, ep
+}
+
 func (s *webhookSink) setSecret(secret string) {
 	s.mu.Lock()
 	s.secret = secret

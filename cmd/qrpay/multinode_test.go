@@ -635,12 +635,7 @@ func TestSeveralNodes(t *testing.T) {
 	}
 	node := func(i int) (*qrpayProcess, *client.Client) { return nodes[i%3], clients[i%3] }
 	ctx := context.Background()
-	sink := newWebhookSink(t)
-	ep, err := clients[1].CreateWebhookEndpoint(ctx, sink.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink.setSecret(ep.Secret)
+	sink, _ := subscribeSink(t, clients[1])
 	tr := newTraffic("mn")
 
 	// Codes left to expire (the shortest life is 60 s): made first, checked last.

@@ -266,12 +266,7 @@ func TestConcurrentRefunds(t *testing.T) {
 func TestMockBehavioursThroughTheAPI(t *testing.T) {
 	ta := startApp(t, store.SQLite, appOptions{passwordDelay: 2 * time.Second})
 	ctx := context.Background()
-	sink := newWebhookSink(t)
-	ep, err := ta.Client.CreateWebhookEndpoint(ctx, sink.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink.setSecret(ep.Secret)
+	sink, _ := subscribeSink(t, ta.Client)
 
 	t.Run("01Declined", func(t *testing.T) {
 		p := pay(t, ta, "b01", 1001, "failed")

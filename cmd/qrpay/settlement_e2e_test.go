@@ -99,12 +99,7 @@ func TestSettlementEndToEnd(t *testing.T) {
 		ta := startApp(t, dialect, appOptions{})
 		svc := attachSettlement(t, ta)
 		ctx := context.Background()
-		sink := newWebhookSink(t)
-		ep, err := ta.Client.CreateWebhookEndpoint(ctx, sink.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sink.setSecret(ep.Secret)
+		sink, _ := subscribeSink(t, ta.Client)
 
 		amounts := []int64{1000, 2599, 13, 777, 100000, 4242, 990, 11}
 		paid := paidPayments(t, ta, "stl", amounts)

@@ -23,13 +23,8 @@ func TestWebhookSecretRotation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
 		ta := startApp(t, dialect, appOptions{})
 		ctx := context.Background()
-		sink := newWebhookSink(t)
-		ep, err := ta.Client.CreateWebhookEndpoint(ctx, sink.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sink, ep := subscribeSink(t, ta.Client)
 		old := ep.Secret
-		sink.setSecret(old)
 		n := 0
 		paid := func() string {
 			t.Helper()
