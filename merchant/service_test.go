@@ -661,6 +661,13 @@ func TestRotateEndpointSecret(t *testing.T) {
 		if got := secrets(); len(got) != 2 || got[0] != again.Secret || got[1] != rot.Secret {
 			t.Fatalf("secrets after a second rotation: %d", len(got))
 		}
+		// Pointing the endpoint elsewhere keeps both secrets signing.
+		if _, err := f.svc.SetEndpointURL(ctx, admin, a.ID, ep.ID, "https://example.com/hook2"); err != nil {
+			t.Fatal(err)
+		}
+		if got := secrets(); len(got) != 2 || got[0] != again.Secret || got[1] != rot.Secret {
+			t.Fatalf("secrets after a URL change: %d", len(got))
+		}
 		f.clock.Advance(time.Hour + time.Second)
 		if got := secrets(); len(got) != 1 || got[0] != again.Secret {
 			t.Fatalf("secrets after the overlap: %d", len(got))

@@ -291,9 +291,8 @@ func (tx merchantTx) UpdateEndpoint(ctx context.Context, e *merchant.WebhookEndp
 		deleted = &now
 	}
 	_, err := tx.exec(ctx, `UPDATE webhook_endpoints SET url = ?, secret_enc = ?, status = ?, disabled_reason = ?,
-		failing_since = ?, deleted_at = ?, previous_secret_enc = ?, previous_expires_at = ? WHERE id = ?`,
-		e.URL, e.SecretSealed, e.Status, e.DisabledReason, utcPtr(e.FailingSince), utcPtr(deleted),
-		e.PreviousSecretSealed, utcPtr(e.PreviousExpiresAt), e.ID)
+		failing_since = ?, deleted_at = ? WHERE id = ?`,
+		e.URL, e.SecretSealed, e.Status, e.DisabledReason, utcPtr(e.FailingSince), utcPtr(deleted), e.ID)
 	return err
 }
 
