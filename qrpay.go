@@ -79,6 +79,14 @@ type Job interface {
 	Kind() string
 }
 
+// QueuedJob is a Job that runs in a queue of its own, with its own workers, so that a backlog of
+// it (webhooks to slow merchant endpoints under load) never delays the jobs of other queues
+// (the sweep that reverses and expires payments, refund checks, the daily settlement).
+type QueuedJob interface {
+	Job
+	Queue() string
+}
+
 // JobOptions tune how a job runs. The zero value runs it as soon as possible with the queue's
 // default number of attempts.
 type JobOptions struct {

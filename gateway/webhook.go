@@ -25,6 +25,14 @@ type DeliverWebhook struct {
 // Kind implements qrpay.Job.
 func (DeliverWebhook) Kind() string { return "webhook.deliver" }
 
+// WebhookQueue is the queue webhook deliveries run in, with workers of their own: a delivery
+// waits on a merchant's endpoint (up to the client's 10 s timeout), so deliveries need many
+// workers, and a backlog of them must not hold up the sweep that reverses and expires payments.
+const WebhookQueue = "webhooks"
+
+// Queue implements qrpay.QueuedJob.
+func (DeliverWebhook) Queue() string { return WebhookQueue }
+
 // WebhookMaxAttempts bounds the delivery attempts: with WebhookBackoff they span about four
 // and a half days, past the 24 hours CONTRACT.md promises and past EndpointDisableAfter.
 const WebhookMaxAttempts = 16

@@ -81,10 +81,10 @@ type DB struct {
 	nstmts    atomic.Int64
 	preparing sync.Map // stmtKey being prepared in the background
 
-	river      *river.Client[*sql.Tx]
-	workers    *river.Workers
-	hasWorkers bool
-	periodic   []periodic
+	river    *river.Client[*sql.Tx]
+	workers  *river.Workers
+	queues   map[string]bool // the queues of the registered handlers
+	periodic []periodic
 }
 
 // Open opens the database the config names. It does not migrate: call Migrate.

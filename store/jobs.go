@@ -14,8 +14,11 @@ import (
 
 // JobsConfig tunes the job queue.
 type JobsConfig struct {
-	// Workers is how many jobs this process runs at once (default 10).
+	// Workers is how many jobs of the default queue this process runs at once (default 10).
 	Workers int
+	// QueueWorkers is how many jobs of a named queue (a qrpay.QueuedJob's Queue) this process
+	// runs at once; a queue not listed gets Workers.
+	QueueWorkers map[string]int
 	// PollInterval is how often idle workers look for jobs inserted by other processes
 	// (default 200 ms; both drivers poll).
 	PollInterval time.Duration
@@ -72,7 +75,19 @@ func (w *worker[T]) Timeout(*river.Job[T]) time.Duration {
 // Handle registers fn as the handler of jobs of type T. Register every kind before StartJobs.
 func Handle[T qrpay.Job](db *DB, fn func(ctx context.Context, job T) error, opts HandlerOptions) {
 	river.AddWorker(db.workers, &worker[T]{fn: fn, opts: opts})
-	db.hasWorkers = true
+	var zero T
+	if db.queues == nil {
+		db.queues = map[string]bool{}
+	}
+	db.queues[queueOf(zero)] = true
+}
+
+// queueOf is the River queue a job is inserted in and worked from: its own if it names one.
+func queueOf(job qrpay.Job) string {
+	if q, ok := job.(qrpay.QueuedJob); ok && q.Queue() != "" {
+		return q.Queue()
+	}
+	return river.QueueDefault
 }
 
 // periodic is a job inserted on a schedule.
@@ -117,15 +132,26 @@ func (db *DB) StartJobs(ctx context.Context, c JobsConfig) error {
 	if n <= 0 {
 		n = 10
 	}
-	working := db.hasWorkers
+	working := len(db.queues) > 0
 	if working {
 		cfg.Workers = db.workers
+		// Every queue this process has a handler for is worked here. Each kind's handler is
+		// registered with the whole client, so a job inserted in the default queue by an older
+		// version is still worked after its kind moved to a queue of its own.
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		for q := range db.queues {
+			if w := c.QueueWorkers[q]; w > 0 {
+				cfg.Queues[q] = river.QueueConfig{MaxWorkers: w}
+			} else {
+				cfg.Queues[q] = river.QueueConfig{MaxWorkers: n}
+			}
+		}
 		for _, p := range db.periodic {
 			mk := p.make
 			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(p.every),
 				func() (river.JobArgs, *river.InsertOpts) {
-					return mk(), &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueStates}}
+					job := mk()
+					return job, &river.InsertOpts{Queue: queueOf(job), UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueStates}}
 				}, &river.PeriodicJobOpts{RunOnStart: true}))
 		}
 	}
@@ -152,7 +178,7 @@ var uniqueStates = []rivertype.JobState{
 // StopJobs stops fetching new jobs and waits for running ones to finish, up to ctx's deadline,
 // after which running jobs are cancelled.
 func (db *DB) StopJobs(ctx context.Context) error {
-	if db.river == nil || !db.hasWorkers {
+	if db.river == nil || len(db.queues) == 0 {
 		return nil
 	}
 	err := db.river.Stop(ctx)
@@ -167,7 +193,7 @@ func (tx *Tx) Enqueue(ctx context.Context, job qrpay.Job, o qrpay.JobOptions) er
 	if tx.db.river == nil {
 		return errors.New("job queue not started")
 	}
-	opts := &river.InsertOpts{MaxAttempts: o.MaxAttempts}
+	opts := &river.InsertOpts{MaxAttempts: o.MaxAttempts, Queue: queueOf(job)}
 	if !o.RunAt.IsZero() {
 		opts.ScheduledAt = o.RunAt
 	}

@@ -98,3 +98,20 @@ func TestBenchUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestServeWorkersUsage: worker counts out of range are usage mistakes, refused before the
+// server listens or opens a database.
+func TestServeWorkersUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--workers", "0"},
+		{"--workers", "-3"},
+		{"--webhook-workers", "0"},
+		{"--webhook-workers", "100000"},
+	} {
+		var out, errOut lockedBuffer
+		err := run(context.Background(), append([]string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0"}, args...), &out, &errOut)
+		if code := exitCode(err, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "workers must be") {
+			t.Errorf("%v: exit %d, %q (want a usage error)", args, code, errOut.String())
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -443,6 +444,55 @@ func TestStickerPayments(t *testing.T) {
 	if err != nil || sr.Kind != "sticker" || sr.Genuine == nil || *sr.Genuine {
 		t.Fatalf("scan of a forged sticker: %+v %v", sr, err)
 	}
+}
+
+// TestHangingEndpointDoesNotDelayReversal: webhook deliveries have a queue and workers of their
+// own. Here the one webhook worker waits on a merchant endpoint that never answers (10 s per
+// attempt) with more deliveries queued behind it, and the one general worker must still run the
+// sweep that reverses a payment-code payment past the counter's wait. In one shared queue the
+// sweep would wait behind the deliveries for half a minute.
+func TestHangingEndpointDoesNotDelayReversal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		ta := startApp(t, dialect, appOptions{counterWait: 3 * time.Second, mockTimeout: time.Second, sweepEvery: time.Second,
+			extraArgs: []string{"--workers", "1", "--webhook-workers", "1"}})
+		ctx := context.Background()
+		release := make(chan struct{})
+		hit := make(chan struct{}, 16)
+		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hit <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(func() { close(release); hang.Close() })
+		if _, err := ta.Client.CreateWebhookEndpoint(ctx, hang.URL); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			pay(t, ta, fmt.Sprintf("hang-%d-%s", i, dialect), 100, "succeeded")
+		}
+		select {
+		case <-hit:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the hanging endpoint was never called")
+		}
+		start := time.Now()
+		no := false
+		p, err := ta.Client.CreatePayment(ctx, client.PaymentParams{MerchantOrderNo: "hang-code-" + dialect, Amount: 1003,
+			Currency: "CNY", Scene: "code", AuthCode: paymentCode(t, ta, "alipay"), Wait: &no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != "created" && p.Status != "pending" {
+			t.Fatalf("a payment code the provider does not answer, not waited for: %s, want created or pending", p.Status)
+		}
+		p = waitStatus(t, ta.Client, p.ID, 15*time.Second, "closed")
+		if len(p.Flags) != 1 || p.Flags[0] != "reversed" {
+			t.Fatalf("flags %v, want reversed", p.Flags)
+		}
+		t.Logf("reversed %s after creation, with the webhook worker stuck", time.Since(start).Round(time.Millisecond))
+	})
 }
 
 // TestNoAnswerPaymentCode: the provider never answers a payment code (amount ending 03); the till

@@ -34,6 +34,7 @@ type serveFlags struct {
 	migrate       bool
 	counterWait   time.Duration
 	workers       int
+	hookWorkers   int
 	channels      string
 	prefixes      string
 	mockLatency   time.Duration
@@ -62,7 +63,8 @@ func (f *serveFlags) register(fs interface {
 	fs.BoolVar(&f.demo, "demo", false, "create the demo operator, merchant, store, terminal, sticker and keys once, and write <data-dir>/demo.json")
 	fs.BoolVar(&f.migrate, "migrate", false, "apply migrations at start on PostgreSQL too (the embedded database always migrates)")
 	fs.DurationVar(&f.counterWait, "counter-wait", 20*time.Second, "how long a payment-code request waits for a final answer before reversing")
-	fs.IntVar(&f.workers, "workers", 10, "background jobs run at once by this process")
+	fs.IntVar(&f.workers, "workers", 10, "background jobs (sweeps, refund checks, settlement) run at once by this process")
+	fs.IntVar(&f.hookWorkers, "webhook-workers", 32, "webhook deliveries sent at once by this process (a queue of their own)")
 	fs.StringVar(&f.channels, "channels", "", "JSON file of live channel accounts (alipay, wechat, unionpay); see the README")
 	fs.StringVar(&f.prefixes, "payment-code-prefixes", "", `payment-code routing table: "wechat=^1[0-5]\d{16}$;alipay=...;unionpay=..." (default: DESIGN.md's)`)
 	fs.DurationVar(&f.mockLatency, "mockpay-latency", 0, "extra latency of every mock provider answer")
@@ -103,6 +105,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usagef("serve takes no arguments (got %q)", fs.Arg(0))
+	}
+	if f.workers < 1 || f.workers > 1000 {
+		return usagef("--workers must be 1 to 1000")
+	}
+	if f.hookWorkers < 1 || f.hookWorkers > 1000 {
+		return usagef("--webhook-workers must be 1 to 1000")
 	}
 	logOut := newLogWriter(stderr)
 	defer logOut.Close()
@@ -284,7 +292,8 @@ func wire(ctx context.Context, f *serveFlags, ln net.Listener, log *slog.Logger)
 	store.Handle(db, a.gateway.CleanupJob, store.HandlerOptions{})
 	db.Every(f.sweepEvery, func() qrpay.Job { return gateway.Sweep{} })
 	db.Every(10*time.Minute, func() qrpay.Job { return gateway.Cleanup{} })
-	if err := db.StartJobs(context.WithoutCancel(ctx), store.JobsConfig{Workers: f.workers}); err != nil {
+	if err := db.StartJobs(context.WithoutCancel(ctx), store.JobsConfig{Workers: f.workers,
+		QueueWorkers: map[string]int{gateway.WebhookQueue: f.hookWorkers}}); err != nil {
 		return fail(err)
 	}
 	return a, nil
