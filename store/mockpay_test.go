@@ -15,16 +15,16 @@ import (
 // trade.
 func TestMockRecordNotified(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
-		db := storetest.Open(t, dialect, nil)
+		now := time.Now().UTC().Truncate(time.Second)
+		db := storetest.Open(t, dialect, qrpay.NewFakeClock(now))
 		ctx := context.Background()
 		st := db.Mock()
-		now := time.Now().UTC().Truncate(time.Second)
 		later := now.Add(30 * time.Second)
 		tr := &mockpay.Trade{OutTradeNo: "pay_1", TradeNo: "T1", Kind: "qr", Amount: 100, Currency: "CNY",
 			Status: mockpay.TradeSuccess, ExpiresAt: now.Add(time.Hour), CreatedAt: now, PaidAt: &now,
 			NotifyAt: &later, NotifiesDue: 2}
 		record := func(sent int) error {
-			return st.InTx(ctx, func(tx mockpay.Tx) error { return tx.RecordNotified(ctx, "pay_1", sent, now) })
+			return st.RecordNotified(ctx, "pay_1", sent)
 		}
 		check := func(count, due int, at *time.Time) {
 			t.Helper()
@@ -48,7 +48,7 @@ func TestMockRecordNotified(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(4, 0, nil)
-		if err := st.InTx(ctx, func(tx mockpay.Tx) error { return tx.RecordNotified(ctx, "pay_2", 1, now) }); !qrpay.IsCode(err, qrpay.ENOTFOUND) {
+		if err := st.RecordNotified(ctx, "pay_2", 1); !qrpay.IsCode(err, qrpay.ENOTFOUND) {
 			t.Errorf("unknown trade: %v", err)
 		}
 	})

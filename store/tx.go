@@ -262,6 +262,26 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (int64, error
 	return res.RowsAffected()
 }
 
+// execW runs one statement on the writer pool outside any transaction (it commits alone),
+// prepared like the others.
+func (db *DB) execW(ctx context.Context, query string, args ...any) (int64, error) {
+	q := db.q(query)
+	st, err := db.stmt(ctx, db.w, q)
+	if err != nil {
+		return 0, translate(err)
+	}
+	var res sql.Result
+	if st == nil {
+		res, err = db.w.ExecContext(ctx, q, args...)
+	} else {
+		res, err = st.ExecContext(ctx, args...)
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return res.RowsAffected()
+}
+
 // get and sel on the reader pool.
 func (db *DB) get(ctx context.Context, dest any, query string, args ...any) error {
 	q := db.q(query)

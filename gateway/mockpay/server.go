@@ -748,17 +748,24 @@ func (s *Server) notifySoon(t *Trade) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.sendDue(context.Background(), t.OutTradeNo)
+		// t was just committed with its callbacks leased to this goroutine: send it as it is.
+		s.sendTrade(context.Background(), t)
 	}()
 }
 
-// sendDue sends the callbacks a trade owes and records them; a failed send is retried by the
-// loop with backoff.
+// sendDue sends the callbacks a trade owes, as it stands in the ledger, and records them.
 func (s *Server) sendDue(ctx context.Context, outTradeNo string) {
 	t, err := s.Store.MockTrade(ctx, outTradeNo)
 	if err != nil || t.NotifiesDue == 0 {
 		return
 	}
+	s.sendTrade(ctx, t)
+}
+
+// sendTrade sends the callbacks t owes and records them; a failed send is retried by the loop
+// with backoff.
+func (s *Server) sendTrade(ctx context.Context, t *Trade) {
+	outTradeNo := t.OutTradeNo
 	sent, ok := 0, true
 	for i := 0; i < t.NotifiesDue; i++ {
 		if err := s.send(ctx, t); err != nil {
@@ -768,10 +775,13 @@ func (s *Server) sendDue(ctx context.Context, outTradeNo string) {
 		}
 		sent++
 	}
-	err = s.Store.InTx(ctx, func(tx Tx) error {
-		if ok {
-			return tx.RecordNotified(ctx, outTradeNo, sent, tx.Now())
+	if ok {
+		if err := s.Store.RecordNotified(ctx, outTradeNo, sent); err != nil {
+			s.Log.Warn("mockpay: record callback", "trade", outTradeNo, "err", err)
 		}
+		return
+	}
+	err := s.Store.InTx(ctx, func(tx Tx) error {
 		cur, err := tx.LockMockTrade(ctx, outTradeNo)
 		if err != nil {
 			return err

@@ -53,6 +53,10 @@ type Store interface {
 	MockRefund(ctx context.Context, outRefundNo string) (*Refund, error)
 	// MockStatement returns the trades paid and the refunds made in [from, to).
 	MockStatement(ctx context.Context, from, to time.Time) ([]*Trade, []*Refund, error)
+	// RecordNotified records, in one statement of its own, that sent callbacks of a trade were
+	// delivered: they count as sent, and the next is due at once if more are owed (none are
+	// due otherwise). An unknown trade is ENOTFOUND.
+	RecordNotified(ctx context.Context, outTradeNo string, sent int) error
 }
 
 // Tx is one transaction of the mock provider's.
@@ -64,9 +68,6 @@ type Tx interface {
 	LockMockTrade(ctx context.Context, outTradeNo string) (*Trade, error)
 	// UpdateMockTrade writes a trade.
 	UpdateMockTrade(ctx context.Context, t *Trade) error
-	// RecordNotified records that sent callbacks of a trade were delivered: they count as
-	// sent, and the next is due at now if more are owed (none are due otherwise).
-	RecordNotified(ctx context.Context, outTradeNo string, sent int, now time.Time) error
 	// InsertMockRefund inserts a refund; an existing out_refund_no is ECONFLICT.
 	InsertMockRefund(ctx context.Context, r *Refund) error
 	// ClaimMockDue leases trades whose payment or callback is due at now, moving those times
