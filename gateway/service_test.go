@@ -344,3 +344,63 @@ func TestWebhookEndpointDisabledAfterDays(t *testing.T) {
 		}
 	})
 }
+
+// TestRacingWebhookAttemptsBothCounted: two runs of one delivery's job at once (a rescued job
+// racing the one it replaced) both read it with no attempts and both send; each attempt is
+// recorded, numbered 1 and 2, and the delivery counts two. The second write finds the delivery
+// changed since its read and counts its attempt after the first.
+func TestRacingWebhookAttemptsBothCounted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		var mu sync.Mutex
+		arrived := 0
+		both := make(chan struct{})
+		hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if arrived++; arrived == 2 {
+				close(both)
+			}
+			mu.Unlock()
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+			}
+			rw.WriteHeader(http.StatusInternalServerError)
+		}))
+		defer hook.Close()
+		ms := w.gw.Secrets.(*merchant.Service)
+		ep, err := ms.CreateEndpoint(ctx, merchant.System, w.merchant.ID, hook.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.db.Gateway().InTx(ctx, func(tx gateway.Tx) error {
+			if err := tx.InsertEvent(ctx, &gateway.Event{ID: "evt_race", MerchantID: w.merchant.ID, Type: gateway.EventPaymentSucceeded,
+				ObjectType: "payment", ObjectID: "pay_race", Data: []byte(`{}`), CreatedAt: tx.Now()}); err != nil {
+				return err
+			}
+			return tx.InsertDelivery(ctx, &gateway.Delivery{ID: "whd_race", EventID: "evt_race", EndpointID: ep.ID,
+				MerchantID: w.merchant.ID, Status: "pending"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- w.gw.DeliverWebhookJob(ctx, gateway.DeliverWebhook{DeliveryID: "whd_race"}) }()
+		}
+		for range 2 {
+			if err := <-errs; err == nil || qrpay.IsPermanent(err) || !strings.Contains(err.Error(), "answered 500") {
+				t.Errorf("a run against an endpoint answering 500: %v", err)
+			}
+		}
+		d, err := w.db.FindDelivery(ctx, w.merchant.ID, "whd_race")
+		if err != nil || d.Attempts != 2 || d.Status != "pending" || d.LastStatus != 500 {
+			t.Fatalf("delivery %+v, %v; want two attempts, pending", d, err)
+		}
+		attempts, err := w.db.FindAttempts(ctx, "whd_race")
+		if err != nil || len(attempts) != 2 || attempts[0].Attempt+attempts[1].Attempt != 3 || attempts[0].Attempt == attempts[1].Attempt {
+			t.Fatalf("attempts %+v, %v; want attempts 1 and 2", attempts, err)
+		}
+	})
+}

@@ -129,8 +129,9 @@ type Tx interface {
 	InsertDelivery(ctx context.Context, d *Delivery) error
 	// LockDelivery reads a delivery and locks it until the transaction ends.
 	LockDelivery(ctx context.Context, id string) (*Delivery, error)
-	// UpdateDelivery writes a delivery's status and counters.
-	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// UpdateDelivery writes a delivery's status and counters if it still has seenAttempts
+	// attempts (as read before); otherwise it writes nothing and is ECONFLICT.
+	UpdateDelivery(ctx context.Context, d *Delivery, seenAttempts int) error
 	// InsertAttempt records one delivery attempt.
 	InsertAttempt(ctx context.Context, a *Attempt) error
 	// UpdateEndpointHealth records whether an endpoint is failing, or disables it.

@@ -99,31 +99,22 @@ func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) err
 		return err
 	}
 	body := d.Event.JSON()
-	status, snippet, latency, sendErr := s.post(ctx, ep.URL, secrets, body)
-	ok := sendErr == nil && status >= 200 && status < 300
-	s.Metrics.WebhookAttempt(ok, latency)
+	var res sendResult
+	res.status, res.snippet, res.latency, res.err = s.post(ctx, ep.URL, secrets, body)
+	ok := res.ok()
+	s.Metrics.WebhookAttempt(ok, res.latency)
 	err = s.Store.InTx(ctx, func(tx Tx) error {
-		d, err := tx.LockDelivery(ctx, job.DeliveryID)
+		// d was read before sending, and its write is guarded by the attempts it had then. If
+		// another attempt was recorded meanwhile (a rescued job racing the one it replaced),
+		// this one is counted after it, from the delivery read again under lock.
+		err := recordAttempt(ctx, tx, d, res)
+		if qrpay.IsCode(err, qrpay.ECONFLICT) {
+			var locked *Delivery
+			if locked, err = tx.LockDelivery(ctx, d.ID); err == nil {
+				err = recordAttempt(ctx, tx, locked, res)
+			}
+		}
 		if err != nil {
-			return err
-		}
-		d.Attempts++
-		d.LastStatus = status
-		a := &Attempt{ID: qrpay.NewID("wha", tx.Now()), DeliveryID: d.ID, Attempt: d.Attempts, StatusCode: status,
-			LatencyMS: int(latency.Milliseconds()), Response: snippet}
-		if sendErr != nil {
-			a.Error = sendErr.Error()
-		}
-		if err := tx.InsertAttempt(ctx, a); err != nil {
-			return err
-		}
-		if ok {
-			now := tx.Now()
-			d.Status, d.DeliveredAt = "succeeded", &now
-		} else if d.Attempts >= WebhookMaxAttempts {
-			d.Status = "failed"
-		}
-		if err := tx.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
 		return s.endpointHealth(ctx, tx, ep, ok)
@@ -132,12 +123,46 @@ func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) err
 		return err
 	}
 	if !ok {
-		if sendErr != nil {
-			return fmt.Errorf("webhook %s to %s: %w", d.ID, ep.URL, sendErr)
+		if res.err != nil {
+			return fmt.Errorf("webhook %s to %s: %w", d.ID, ep.URL, res.err)
 		}
-		return fmt.Errorf("webhook %s to %s: answered %d", d.ID, ep.URL, status)
+		return fmt.Errorf("webhook %s to %s: answered %d", d.ID, ep.URL, res.status)
 	}
 	return nil
+}
+
+// sendResult is what one attempt at a delivery got.
+type sendResult struct {
+	status  int
+	snippet string
+	latency time.Duration
+	err     error
+}
+
+func (r sendResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
+
+// recordAttempt counts an attempt on a copy of d: the delivery succeeds with a 2xx, fails for
+// good after WebhookMaxAttempts, and the attempt is recorded. It is ECONFLICT, writing
+// nothing, if the delivery no longer has d's attempt count.
+func recordAttempt(ctx context.Context, tx Tx, d *Delivery, res sendResult) error {
+	cur := *d
+	cur.Attempts++
+	cur.LastStatus = res.status
+	if res.ok() {
+		now := tx.Now()
+		cur.Status, cur.DeliveredAt = "succeeded", &now
+	} else if cur.Attempts >= WebhookMaxAttempts {
+		cur.Status = "failed"
+	}
+	if err := tx.UpdateDelivery(ctx, &cur, d.Attempts); err != nil {
+		return err
+	}
+	a := &Attempt{ID: qrpay.NewID("wha", tx.Now()), DeliveryID: d.ID, Attempt: cur.Attempts, StatusCode: res.status,
+		LatencyMS: int(res.latency.Milliseconds()), Response: res.snippet}
+	if res.err != nil {
+		a.Error = res.err.Error()
+	}
+	return tx.InsertAttempt(ctx, a)
 }
 
 // endpointHealth tracks how long an endpoint has been failing and disables it after
@@ -176,11 +201,12 @@ func (s *Service) failDelivery(ctx context.Context, id, reason string) error {
 		if err != nil {
 			return err
 		}
+		seen := d.Attempts
 		d.Status = "failed"
 		if err := tx.InsertAttempt(ctx, &Attempt{ID: qrpay.NewID("wha", tx.Now()), DeliveryID: id, Attempt: d.Attempts, Error: reason}); err != nil {
 			return err
 		}
-		return tx.UpdateDelivery(ctx, d)
+		return tx.UpdateDelivery(ctx, d, seen)
 	})
 	if err != nil {
 		return err

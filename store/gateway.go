@@ -291,10 +291,14 @@ func (tx gatewayTx) LockDelivery(ctx context.Context, id string) (*gateway.Deliv
 }
 
 // UpdateDelivery implements gateway.Tx.
-func (tx gatewayTx) UpdateDelivery(ctx context.Context, d *gateway.Delivery) error {
+func (tx gatewayTx) UpdateDelivery(ctx context.Context, d *gateway.Delivery, seenAttempts int) error {
 	d.UpdatedAt = tx.now
-	_, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, updated_at = ?,
-		delivered_at = ? WHERE id = ?`, d.Status, d.Attempts, d.LastStatus, d.UpdatedAt, utcPtr(d.DeliveredAt), d.ID)
+	n, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, updated_at = ?,
+		delivered_at = ? WHERE id = ? AND attempts = ?`, d.Status, d.Attempts, d.LastStatus, d.UpdatedAt, utcPtr(d.DeliveredAt),
+		d.ID, seenAttempts)
+	if err == nil && n == 0 {
+		return qrpay.Errorf(qrpay.ECONFLICT, "The webhook delivery %s changed meanwhile.", d.ID)
+	}
 	return err
 }
 
