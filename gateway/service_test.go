@@ -404,3 +404,46 @@ func TestRacingWebhookAttemptsBothCounted(t *testing.T) {
 		}
 	})
 }
+
+// TestCodeScannedAtOnce: eight wallets pay one code at the same moment. The mock provider
+// charges one of them; the others are refused; the payment succeeds once, with one event.
+func TestCodeScannedAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		ctx := context.Background()
+		p := w.create(t, 1000, "twice-1")
+		results := make(chan error, 8)
+		var paid sync.Map
+		start := make(chan struct{})
+		for i := range 8 {
+			go func() {
+				<-start
+				res, err := w.mock.PayCode(ctx, tradeNo(p.QRPayload), fmt.Sprintf("payer-%d", i))
+				if err == nil && res.Status == "paid" {
+					paid.Store(i, res.ProviderTradeNo)
+				}
+				results <- err
+			}()
+		}
+		close(start)
+		refused := 0
+		for range 8 {
+			if err := <-results; err != nil {
+				if code := qrpay.ErrorCode(err); code != qrpay.EINVALIDSTATE && code != qrpay.ECONFLICT {
+					t.Errorf("a refused scan: %v", err)
+				}
+				refused++
+			}
+		}
+		n := 0
+		paid.Range(func(any, any) bool { n++; return true })
+		if n != 1 || refused != 7 {
+			t.Fatalf("%d scans paid, %d refused; want 1 and 7", n, refused)
+		}
+		w.waitFor(t, p.ID, gateway.StatusSucceeded)
+		evs, _, err := w.db.FindEvents(ctx, gateway.EventFilter{MerchantID: w.merchant.ID, ObjectID: p.ID, Type: gateway.EventPaymentSucceeded, Limit: 10})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("payment.succeeded events %d, %v; want 1", len(evs), err)
+		}
+	})
+}

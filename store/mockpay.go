@@ -59,14 +59,25 @@ func (r *mockTradeRow) trade() *mockpay.Trade {
 		NotifiesDue: r.NotifiesDue}
 }
 
+const insertMockTrade = `INSERT INTO mock_trades (` + mockTradeColumns + `) VALUES
+	(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func mockTradeArgs(t *mockpay.Trade) []any {
+	return []any{t.OutTradeNo, t.TradeNo, t.Kind, t.Amount, t.Currency, t.Subject, t.SubMerchant, t.NotifyURL, t.Status, t.Payer,
+		t.Refunded, utc(t.ExpiresAt), utc(t.CreatedAt), utcPtr(t.PaidAt), utcPtr(t.ClosedAt), utcPtr(t.PayAt),
+		utcPtr(t.NotifyAt), t.NotifyCount, t.NotifiesDue}
+}
+
 // InsertMockTrade implements mockpay.Tx.
 func (tx mockTx) InsertMockTrade(ctx context.Context, t *mockpay.Trade) error {
-	_, err := tx.exec(ctx, `INSERT INTO mock_trades (`+mockTradeColumns+`) VALUES
-		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.OutTradeNo, t.TradeNo, t.Kind, t.Amount, t.Currency, t.Subject, t.SubMerchant, t.NotifyURL, t.Status, t.Payer,
-		t.Refunded, utc(t.ExpiresAt), utc(t.CreatedAt), utcPtr(t.PaidAt), utcPtr(t.ClosedAt), utcPtr(t.PayAt),
-		utcPtr(t.NotifyAt), t.NotifyCount, t.NotifiesDue)
+	_, err := tx.exec(ctx, insertMockTrade, mockTradeArgs(t)...)
 	return err
+}
+
+// InsertMockTradeIfNew implements mockpay.Store: the first scan of every code.
+func (s *MockStore) InsertMockTradeIfNew(ctx context.Context, t *mockpay.Trade) (bool, error) {
+	n, err := s.execW(ctx, insertMockTrade+` ON CONFLICT (out_trade_no) DO NOTHING`, mockTradeArgs(t)...)
+	return n == 1, err
 }
 
 // LockMockTrade implements mockpay.Tx.

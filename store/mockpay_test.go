@@ -53,3 +53,28 @@ func TestMockRecordNotified(t *testing.T) {
 		}
 	})
 }
+
+// TestMockInsertTradeIfNew: the first scan's insert writes a trade once; a second one with the
+// same out_trade_no writes nothing and says so.
+func TestMockInsertTradeIfNew(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		db := storetest.Open(t, dialect, nil)
+		ctx := context.Background()
+		st := db.Mock()
+		now := time.Now().UTC().Truncate(time.Second)
+		tr := &mockpay.Trade{OutTradeNo: "pay_1", TradeNo: "T1", Kind: "qr", Amount: 100, Currency: "CNY",
+			Status: mockpay.TradeSuccess, Payer: "first", ExpiresAt: now.Add(time.Hour), CreatedAt: now, PaidAt: &now}
+		if fresh, err := st.InsertMockTradeIfNew(ctx, tr); err != nil || !fresh {
+			t.Fatalf("first insert: %v, %v", fresh, err)
+		}
+		again := *tr
+		again.Payer, again.Status = "second", mockpay.TradeFailed
+		if fresh, err := st.InsertMockTradeIfNew(ctx, &again); err != nil || fresh {
+			t.Fatalf("second insert: %v, %v; want nothing written", fresh, err)
+		}
+		got, err := st.MockTrade(ctx, "pay_1")
+		if err != nil || got.Payer != "first" || got.Status != mockpay.TradeSuccess {
+			t.Fatalf("trade %+v, %v", got, err)
+		}
+	})
+}

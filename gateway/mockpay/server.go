@@ -563,6 +563,22 @@ func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayRe
 		return nil, err
 	}
 	var out *Trade
+	// The first scan of a live code, the usual case, writes the trade as it ends in one
+	// statement that does nothing if the code is in the ledger already; then (or for an
+	// expired code) the transaction below decides from the ledger's row.
+	if now := s.Clock.Now(); !now.After(time.Unix(claims.Expires, 0)) {
+		t := s.tradeFromClaims(claims, now)
+		t.Payer = payer
+		s.settle(t, Behaviour(t.Amount), now)
+		if fresh, err := s.Store.InsertMockTradeIfNew(ctx, t); err != nil {
+			return nil, err
+		} else if fresh {
+			out = t
+		}
+	}
+	if out != nil {
+		return s.walletResult(out), nil
+	}
 	err = s.Store.InTx(ctx, func(tx Tx) error {
 		now := tx.Now()
 		t, err := tx.LockMockTrade(ctx, claims.OutTradeNo)
@@ -587,8 +603,8 @@ func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayRe
 		s.settle(t, Behaviour(t.Amount), now)
 		out = t
 		if fresh {
-			// The first scan writes the trade as it ends; two scans at once both insert, and
-			// the second's ECONFLICT fails its payment.
+			// Not in the ledger even now (the clock stepped back past the expiry check above):
+			// insert it; a scan that wrote it meanwhile makes this one ECONFLICT.
 			return tx.InsertMockTrade(ctx, t)
 		}
 		return tx.UpdateMockTrade(ctx, t)
@@ -596,6 +612,11 @@ func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayRe
 	if err != nil {
 		return nil, err
 	}
+	return s.walletResult(out), nil
+}
+
+// walletResult sends the callbacks a paid trade owes and tells the wallet how it went.
+func (s *Server) walletResult(out *Trade) *WalletPayResult {
 	s.notifySoon(out)
 	res := &WalletPayResult{ProviderTradeNo: out.TradeNo, PaymentID: out.OutTradeNo, Amount: out.Amount, Currency: out.Currency, Merchant: out.Subject}
 	switch out.Status {
@@ -606,7 +627,7 @@ func (s *Server) PayCode(ctx context.Context, token, payer string) (*WalletPayRe
 	default:
 		res.Status, res.Message = "pending", "Waiting for the customer to confirm."
 	}
-	return res, nil
+	return res
 }
 
 // Code returns what the provider's cashier page shows of a code.

@@ -53,6 +53,9 @@ type Store interface {
 	MockRefund(ctx context.Context, outRefundNo string) (*Refund, error)
 	// MockStatement returns the trades paid and the refunds made in [from, to).
 	MockStatement(ctx context.Context, from, to time.Time) ([]*Trade, []*Refund, error)
+	// InsertMockTradeIfNew inserts a trade in one statement of its own unless its out_trade_no
+	// is in the ledger already, and reports whether it did.
+	InsertMockTradeIfNew(ctx context.Context, t *Trade) (bool, error)
 	// RecordNotified records, in one statement of its own, that sent callbacks of a trade were
 	// delivered: they count as sent, and the next is due at once if more are owed (none are
 	// due otherwise). An unknown trade is ENOTFOUND.
