@@ -43,7 +43,9 @@ type SignedRequest struct {
 
 // Keys finds API keys with their secrets; merchant.Service implements it.
 type Keys interface {
-	APIKey(ctx context.Context, id string) (*merchant.APIKey, error)
+	// RequestKey returns a usable key with its secret, and whether nonce was used with it
+	// already; an unknown, revoked or expired key is EUNAUTHORIZED.
+	RequestKey(ctx context.Context, id, nonce string) (*merchant.APIKey, bool, error)
 }
 
 // validNonce reports whether a nonce is 16 to 64 characters of [A-Za-z0-9_-].
@@ -81,7 +83,8 @@ func (s *Service) Authenticate(ctx context.Context, keys Keys, r SignedRequest) 
 	if d := s.Clock.Now().Sub(time.Unix(ts, 0)); d > SignatureWindow || d < -SignatureWindow {
 		return unauthorized("Qrpay-Timestamp is more than 300 seconds from the server's clock.")
 	}
-	key, err := keys.APIKey(ctx, r.KeyID)
+	// The key and whether the nonce was used with it come in one read.
+	key, seen, err := keys.RequestKey(ctx, r.KeyID, r.Nonce)
 	if err != nil {
 		if qrpay.IsCode(err, qrpay.EUNAUTHORIZED) {
 			return unauthorized("Unknown, revoked or expired API key.")
@@ -92,11 +95,9 @@ func (s *Service) Authenticate(ctx context.Context, keys Keys, r SignedRequest) 
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(r.Signature))) {
 		return unauthorized("The signature does not match the request.")
 	}
-	// A replay is refused before anything else happens; the insert in the request's own
-	// transaction is what guards against two copies racing.
-	if seen, err := s.Store.NonceSeen(ctx, key.ID, r.Nonce); err != nil {
-		return Caller{}, err
-	} else if seen {
+	// A replay (told only to a caller who signed it) is refused before anything else happens;
+	// the insert in the request's own transaction is what guards against two copies racing.
+	if seen {
 		return unauthorized("This request was already made (nonce reused).")
 	}
 	return Caller{MerchantID: key.MerchantID, KeyID: key.ID, Mode: key.Mode, Nonce: r.Nonce}, nil

@@ -34,8 +34,6 @@ type Store interface {
 	FindEvents(ctx context.Context, f EventFilter) ([]*Event, bool, error)
 	// FindEvent returns an event, scoped like FindPayment.
 	FindEvent(ctx context.Context, merchantID, id string) (*Event, error)
-	// NonceSeen reports whether a request nonce was recorded for the key.
-	NonceSeen(ctx context.Context, keyID, nonce string) (bool, error)
 	// FindIdempotency returns the record of an Idempotency-Key, or ENOTFOUND.
 	FindIdempotency(ctx context.Context, keyID, key string) (*IdempotencyRecord, error)
 	// FindProviderCalls returns the provider calls made for a payment, oldest first.

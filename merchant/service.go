@@ -194,10 +194,23 @@ func (s *Service) newAPIKey(ctx context.Context, tx Tx, actor Actor, merchantID,
 	return key, audit(ctx, tx, actor, merchantID, "api_key.create", "api_key", key.ID, nil, key)
 }
 
-// APIKey returns an API key with its secret opened, for authenticating a request. A revoked or
-// expired key, or one of a merchant that no longer exists, is EUNAUTHORIZED.
+// APIKey returns an API key with its secret opened. A revoked or expired key, or one of a
+// merchant that no longer exists, is EUNAUTHORIZED.
 func (s *Service) APIKey(ctx context.Context, id string) (*APIKey, error) {
 	k, err := s.Store.FindAPIKey(ctx, id)
+	return s.usableKey(k, err)
+}
+
+// RequestKey is APIKey for authenticating a request, in the same read reporting whether the
+// request's nonce was used with the key already (a replay).
+func (s *Service) RequestKey(ctx context.Context, id, nonce string) (*APIKey, bool, error) {
+	k, seen, err := s.Store.FindRequestKey(ctx, id, nonce)
+	k, err = s.usableKey(k, err)
+	return k, seen, err
+}
+
+// usableKey opens a key just read, refusing one that is missing, revoked or expired.
+func (s *Service) usableKey(k *APIKey, err error) (*APIKey, error) {
 	if qrpay.IsCode(err, qrpay.ENOTFOUND) {
 		return nil, qrpay.Errorf(qrpay.EUNAUTHORIZED, "Unknown API key.")
 	} else if err != nil {

@@ -16,6 +16,9 @@ type Storage interface {
 	FindMerchant(ctx context.Context, id string) (*Merchant, error)
 	FindMerchants(ctx context.Context, f Filter) ([]*Merchant, bool, error)
 	FindAPIKey(ctx context.Context, id string) (*APIKey, error)
+	// FindRequestKey is FindAPIKey for authenticating a request, which also reports whether
+	// the request's nonce was recorded for the key already: one read on every API request.
+	FindRequestKey(ctx context.Context, id, nonce string) (*APIKey, bool, error)
 	FindAPIKeys(ctx context.Context, merchantID string) ([]*APIKey, error)
 	FindEndpoints(ctx context.Context, merchantID string) ([]*WebhookEndpoint, error)
 	FindEndpoint(ctx context.Context, merchantID, id string) (*WebhookEndpoint, error)

@@ -95,11 +95,44 @@ func TestCreatePaymentAtomic(t *testing.T) {
 		if err != nil || status != merchant.StatusFrozen {
 			t.Fatalf("frozen merchant: %s %v", status, err)
 		}
-		if seen, _ := db.NonceSeen(ctx, "key", "nonce-frozen"); seen {
+		var spent []string
+		if err := db.QuerySettlementFixture(ctx, &spent, `SELECT nonce FROM api_nonces WHERE nonce = 'nonce-frozen'`); err != nil || len(spent) != 0 {
 			t.Fatal("a refused creation spent its nonce")
 		}
 		if ps, _, _ := db.FindPayments(ctx, gateway.PaymentFilter{MerchantID: "mch_b"}); len(ps) != 0 {
 			t.Fatal("a frozen merchant's payment was written")
+		}
+	})
+}
+
+// TestFindRequestKey: a request's key and whether its nonce was used with that key, in one
+// read; a nonce used with another key does not count, and an unknown key is ENOTFOUND.
+func TestFindRequestKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		db := storetest.Open(t, dialect, nil)
+		ctx := context.Background()
+		seedMerchants(t, db, []fxMerchant{{ID: "mch_a"}})
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		for _, q := range []string{
+			`INSERT INTO api_keys (id, merchant_id, mode, secret_enc, status, created_at) VALUES ('key_1', 'mch_a', 'test', 'sealed-1', 'active', ?)`,
+			`INSERT INTO api_keys (id, merchant_id, mode, secret_enc, status, created_at) VALUES ('key_2', 'mch_a', 'test', 'sealed-2', 'active', ?)`,
+			`INSERT INTO api_nonces (key_id, nonce, expires_at) VALUES ('key_1', 'nonce-used-0000001', ?)`,
+		} {
+			if _, err := db.ExecSettlementFixture(ctx, q, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			key, nonce string
+			seen       bool
+		}{{"key_1", "nonce-used-0000001", true}, {"key_1", "nonce-fresh-000001", false}, {"key_2", "nonce-used-0000001", false}} {
+			k, seen, err := db.FindRequestKey(ctx, c.key, c.nonce)
+			if err != nil || k.ID != c.key || k.MerchantID != "mch_a" || k.SecretSealed == "" || seen != c.seen {
+				t.Errorf("%s %s: %+v seen=%v %v; want seen=%v", c.key, c.nonce, k, seen, err, c.seen)
+			}
+		}
+		if _, _, err := db.FindRequestKey(ctx, "key_none", "nonce-used-0000001"); !qrpay.IsCode(err, qrpay.ENOTFOUND) {
+			t.Errorf("unknown key: %v", err)
 		}
 	})
 }

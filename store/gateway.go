@@ -43,13 +43,6 @@ func (tx gatewayTx) UseNonce(ctx context.Context, keyID, nonce string, expiresAt
 	return err
 }
 
-// NonceSeen implements gateway.Store.
-func (db *DB) NonceSeen(ctx context.Context, keyID, nonce string) (bool, error) {
-	var n int
-	err := db.get(ctx, &n, `SELECT COUNT(*) FROM api_nonces WHERE key_id = ? AND nonce = ?`, keyID, nonce)
-	return n > 0, translate(err)
-}
-
 // MerchantStatus implements gateway.Tx.
 func (tx gatewayTx) MerchantStatus(ctx context.Context, merchantID string) (merchant.Status, error) {
 	var st string

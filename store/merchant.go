@@ -236,6 +236,20 @@ func (db *DB) FindAPIKey(ctx context.Context, id string) (*merchant.APIKey, erro
 	return selectOne(ctx, db, (*apiKeyRow).key, "API key", `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
 }
 
+// FindRequestKey implements merchant.Storage.
+func (db *DB) FindRequestKey(ctx context.Context, id, nonce string) (*merchant.APIKey, bool, error) {
+	var r struct {
+		apiKeyRow
+		Seen bool `db:"nonce_seen"`
+	}
+	err := db.get(ctx, &r, `SELECT `+apiKeyColumns+`, EXISTS (SELECT 1 FROM api_nonces WHERE key_id = api_keys.id AND nonce = ?)
+		AS nonce_seen FROM api_keys WHERE id = ?`, nonce, id)
+	if err != nil {
+		return nil, false, notFound(err, "API key")
+	}
+	return r.key(), r.Seen, nil
+}
+
 // FindAPIKeys implements merchant.Storage.
 func (db *DB) FindAPIKeys(ctx context.Context, merchantID string) ([]*merchant.APIKey, error) {
 	return selectAll(ctx, db, (*apiKeyRow).key,
