@@ -573,6 +573,9 @@ func printBench(w io.Writer, r benchResult) {
 		if o.LastError != "" {
 			fmt.Fprintf(w, "         last error: %s\n", o.LastError)
 		}
+		if strings.Contains(o.LastError, "rate_limited") {
+			fmt.Fprintf(w, "         (the server's --rate-limit refused requests: start it with a higher one to measure it)\n")
+		}
 	}
 	if d := r.Drain; d != nil {
 		state := "drained"

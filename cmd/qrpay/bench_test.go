@@ -115,3 +115,16 @@ func TestServeWorkersUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchNamesTheRateLimit: a run the server's rate limit cut short says so, so that nobody
+// takes its figures for the server's capacity.
+func TestBenchNamesTheRateLimit(t *testing.T) {
+	var out strings.Builder
+	printBench(&out, benchResult{Operations: map[string]OpResult{
+		"create": {Count: 10, RPS: 5, Errors: 3, LastError: "qrpay: 429 rate_limited: Too many requests for this API key; slow down."},
+		"query":  {Count: 10, RPS: 5, Errors: 1, LastError: "qrpay: 404 not_found"},
+	}})
+	if n := strings.Count(out.String(), "--rate-limit"); n != 1 {
+		t.Errorf("the hint appears %d times, want once (for create):\n%s", n, out.String())
+	}
+}
