@@ -85,8 +85,36 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	fmt.Fprintf(stderr, "qrpay bench: %s, %d connections, %s, mix %s\n", *target, *conns, *duration, *mix)
+	var ceilOp benchOp
+	if *ceiling {
+		if demo.MerchantID == "" {
+			return usagef("the ceiling needs the demo merchant: give --demo, or --ceiling=false")
+		}
+		op, stop, err := b.startCeiling(db, demo.MerchantID, stderr)
+		if err != nil {
+			return fmt.Errorf("ceiling: %w", err)
+		}
+		defer stop()
+		ceilOp = op
+	}
+	// Creates alone are compared with the ceiling: the two alternate in rounds, so that a
+	// shared machine's drift and the tables' growth weigh on both alike. A mixed load runs
+	// whole, drains, and then the ceiling runs as long.
+	rounds := 1
+	interleave := ceilOp != nil && len(weights) == 1 && weights["create"] > 0
+	if interleave {
+		rounds = benchRounds
+	}
+	loadStats, ceilStats := newOpStats(), newOpStats()
+	var elapsed, ceilElapsed time.Duration
 	start := time.Now()
-	res, elapsed := b.run(ctx, *duration, *conns, *rate, stderr, b.op)
+	for range rounds {
+		elapsed += b.run(ctx, *duration/time.Duration(rounds), *conns, *rate, stderr, b.op, loadStats)
+		if interleave {
+			ceilElapsed += b.run(ctx, *duration/time.Duration(rounds), *conns, *rate, stderr, ceilOp, ceilStats)
+		}
+	}
+	res := results(loadStats, elapsed)
 	out := benchResult{Operations: res}
 	if *drainWait > 0 {
 		dr, err := drain(ctx, db, start, *drainWait, stderr)
@@ -98,13 +126,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		out.Drain = &dr
 	}
-	if *ceiling {
-		if demo.MerchantID == "" {
-			return usagef("the ceiling needs the demo merchant: give --demo, or --ceiling=false")
+	if ceilOp != nil {
+		if !interleave {
+			ceilElapsed = b.run(ctx, *duration, *conns, *rate, stderr, ceilOp, ceilStats)
 		}
-		ceil, err := b.ceiling(ctx, db, demo.MerchantID, *duration, *conns, *rate, stderr)
-		if err != nil {
-			return fmt.Errorf("ceiling: %w", err)
+		ceil, ok := results(ceilStats, ceilElapsed)["ceiling"]
+		if !ok {
+			return errors.New("ceiling: no request completed")
 		}
 		out.Ceiling = &ceil
 		// The ceiling makes create's writes, so the ratio means something only when the
@@ -282,14 +310,36 @@ type bench struct {
 	created []string
 }
 
-// run drives op from conns workers for d, at rate requests/s in all when rate > 0.
-func (b *bench) run(ctx context.Context, d time.Duration, conns int, rate float64, stderr io.Writer,
-	op func(ctx context.Context, stats map[string]*opStats) error) (map[string]OpResult, time.Duration) {
-	b.run0 = strconv.FormatInt(time.Now().UnixNano(), 36)
+// benchRounds is how many rounds creates and the ceiling alternate in.
+const benchRounds = 4
+
+// benchOp is one request of a load, recorded in stats.
+type benchOp func(ctx context.Context, stats map[string]*opStats) error
+
+func newOpStats() map[string]*opStats {
 	stats := map[string]*opStats{}
 	for _, name := range append(benchOps, "ceiling") {
 		stats[name] = &opStats{}
 	}
+	return stats
+}
+
+// results are the figures of the operations that ran, over elapsed.
+func results(stats map[string]*opStats, elapsed time.Duration) map[string]OpResult {
+	out := map[string]OpResult{}
+	for name, s := range stats {
+		if r := s.result(elapsed); r.Count > 0 || r.Errors > 0 {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+// run drives op from conns workers for d, at rate requests/s in all when rate > 0, adding to
+// stats, and returns how long it ran.
+func (b *bench) run(ctx context.Context, d time.Duration, conns int, rate float64, stderr io.Writer,
+	op benchOp, stats map[string]*opStats) time.Duration {
+	b.run0 = strconv.FormatInt(time.Now().UnixNano(), 36)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var tick <-chan time.Time
@@ -341,13 +391,7 @@ func (b *bench) run(ctx context.Context, d time.Duration, conns int, rate float6
 	wg.Wait()
 	elapsed := time.Since(start)
 	fmt.Fprintln(stderr)
-	out := map[string]OpResult{}
-	for name, s := range stats {
-		if r := s.result(elapsed); r.Count > 0 || r.Errors > 0 {
-			out[name] = r
-		}
-	}
-	return out, elapsed
+	return elapsed
 }
 
 // pick chooses an operation by weight.
@@ -517,19 +561,18 @@ func (b *bench) waitPaid(ctx context.Context, id string) error {
 	return ctx.Err()
 }
 
-// ceiling serves the bare handler on loopback against the server's database and loads it as
-// create was loaded.
-func (b *bench) ceiling(ctx context.Context, db *store.DB, merchantID string, dur time.Duration, conns int, rate float64, stderr io.Writer) (OpResult, error) {
+// startCeiling serves the bare handler on loopback against the server's database and returns
+// the request that loads it as create is loaded, and how to stop it.
+func (b *bench) startCeiling(db *store.DB, merchantID string, stderr io.Writer) (benchOp, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return OpResult{}, err
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: web.Ceiling(db.Gateway(), merchantID), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/ceiling"
 	fmt.Fprintf(stderr, "ceiling: the same writes from a bare handler on the %s database\n", db.Dialect())
-	res, _ := b.run(ctx, dur, conns, rate, stderr, func(ctx context.Context, stats map[string]*opStats) error {
+	op := func(ctx context.Context, stats map[string]*opStats) error {
 		// The same request as create's, signed the same way, so that the load generator spends
 		// as much on each; the bare handler ignores it.
 		order := "ceiling-" + b.run0 + "-" + strconv.FormatInt(b.seq.Add(1), 36)
@@ -552,12 +595,8 @@ func (b *bench) ceiling(ctx context.Context, db *store.DB, merchantID string, du
 		}
 		b.record(ctx, stats["ceiling"], time.Since(start), err)
 		return err
-	})
-	r, ok := res["ceiling"]
-	if !ok {
-		return OpResult{}, errors.New("no ceiling request completed")
 	}
-	return r, nil
+	return op, func() { srv.Close() }, nil
 }
 
 // printBench prints the results as a table.
