@@ -44,6 +44,10 @@ type Store interface {
 	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
 	// FindDelivery returns a delivery with its event and endpoint, scoped like FindPayment.
 	FindDelivery(ctx context.Context, merchantID, id string) (*Delivery, error)
+	// RecordAttempt writes a delivery's status and counters if it still has seenAttempts
+	// attempts, and records the attempt, in one commit; otherwise it writes nothing and is
+	// ECONFLICT.
+	RecordAttempt(ctx context.Context, d *Delivery, seenAttempts int, a *Attempt) error
 	// DeliveryToSend returns what the webhook job needs in one read: a delivery with its event
 	// and its endpoint's URL, and the endpoint with its sealed secret (nil once deleted).
 	DeliveryToSend(ctx context.Context, id string) (*Delivery, *merchant.WebhookEndpoint, error)

@@ -103,22 +103,27 @@ func (s *Service) DeliverWebhookJob(ctx context.Context, job DeliverWebhook) err
 	res.status, res.snippet, res.latency, res.err = s.post(ctx, ep.URL, secrets, body)
 	ok := res.ok()
 	s.Metrics.WebhookAttempt(ok, res.latency)
-	err = s.Store.InTx(ctx, func(tx Tx) error {
-		// d was read before sending, and its write is guarded by the attempts it had then. If
-		// another attempt was recorded meanwhile (a rescued job racing the one it replaced),
-		// this one is counted after it, from the delivery read again under lock.
-		err := recordAttempt(ctx, tx, d, res)
-		if qrpay.IsCode(err, qrpay.ECONFLICT) {
-			var locked *Delivery
-			if locked, err = tx.LockDelivery(ctx, d.ID); err == nil {
-				err = recordAttempt(ctx, tx, locked, res)
+	// d was read before sending, and its write is guarded by the attempts it had then (one
+	// statement on PostgreSQL). If another attempt was recorded meanwhile (a rescued job racing
+	// the one it replaced), this one is counted after it, from the delivery read again under lock.
+	cur, a := countAttempt(d, res, s.Clock.Now())
+	err = s.Store.RecordAttempt(ctx, cur, d.Attempts, a)
+	if qrpay.IsCode(err, qrpay.ECONFLICT) {
+		err = s.Store.InTx(ctx, func(tx Tx) error {
+			locked, err := tx.LockDelivery(ctx, d.ID)
+			if err != nil {
+				return err
 			}
-		}
-		if err != nil {
-			return err
-		}
-		return s.endpointHealth(ctx, tx, ep, ok)
-	})
+			cur, a := countAttempt(locked, res, tx.Now())
+			if err := tx.UpdateDelivery(ctx, cur, locked.Attempts); err != nil {
+				return err
+			}
+			return tx.InsertAttempt(ctx, a)
+		})
+	}
+	if err == nil {
+		err = s.endpointHealth(ctx, ep, ok)
+	}
 	if err != nil {
 		return err
 	}
@@ -141,57 +146,55 @@ type sendResult struct {
 
 func (r sendResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
 
-// recordAttempt counts an attempt on a copy of d: the delivery succeeds with a 2xx, fails for
-// good after WebhookMaxAttempts, and the attempt is recorded. It is ECONFLICT, writing
-// nothing, if the delivery no longer has d's attempt count.
-func recordAttempt(ctx context.Context, tx Tx, d *Delivery, res sendResult) error {
+// countAttempt returns d with one more attempt counted (succeeded with a 2xx, failed for good
+// after WebhookMaxAttempts) and the attempt's record.
+func countAttempt(d *Delivery, res sendResult, now time.Time) (*Delivery, *Attempt) {
 	cur := *d
 	cur.Attempts++
 	cur.LastStatus = res.status
 	if res.ok() {
-		now := tx.Now()
 		cur.Status, cur.DeliveredAt = "succeeded", &now
 	} else if cur.Attempts >= WebhookMaxAttempts {
 		cur.Status = "failed"
 	}
-	if err := tx.UpdateDelivery(ctx, &cur, d.Attempts); err != nil {
-		return err
-	}
-	a := &Attempt{ID: qrpay.NewID("wha", tx.Now()), DeliveryID: d.ID, Attempt: cur.Attempts, StatusCode: res.status,
+	a := &Attempt{ID: qrpay.NewID("wha", now), DeliveryID: d.ID, Attempt: cur.Attempts, StatusCode: res.status,
 		LatencyMS: int(res.latency.Milliseconds()), Response: res.snippet}
 	if res.err != nil {
 		a.Error = res.err.Error()
 	}
-	return tx.InsertAttempt(ctx, a)
+	return &cur, a
 }
 
 // endpointHealth tracks how long an endpoint has been failing and disables it after
-// EndpointDisableAfter, leaving an email-style notice for the merchant.
-func (s *Service) endpointHealth(ctx context.Context, tx Tx, ep *merchant.WebhookEndpoint, ok bool) error {
-	now := tx.Now()
+// EndpointDisableAfter, leaving an email-style notice for the merchant. It writes only when
+// that changes: not after a success of a healthy endpoint, the usual case.
+func (s *Service) endpointHealth(ctx context.Context, ep *merchant.WebhookEndpoint, ok bool) error {
+	now := s.Clock.Now()
 	switch {
 	case ok && ep.FailingSince == nil:
 		return nil
 	case ok:
 		ep.FailingSince = nil
-		return tx.UpdateEndpointHealth(ctx, ep)
+		return s.Store.InTx(ctx, func(tx Tx) error { return tx.UpdateEndpointHealth(ctx, ep) })
 	case ep.FailingSince == nil:
 		ep.FailingSince = &now
-		return tx.UpdateEndpointHealth(ctx, ep)
+		return s.Store.InTx(ctx, func(tx Tx) error { return tx.UpdateEndpointHealth(ctx, ep) })
 	case now.Sub(*ep.FailingSince) < s.EndpointDisableAfter:
 		return nil
 	}
 	ep.Status = "disabled"
 	ep.DisabledReason = fmt.Sprintf("failing since %s", ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"))
-	if err := tx.UpdateEndpointHealth(ctx, ep); err != nil {
-		return err
-	}
-	return tx.InsertNotice(ctx, &Notice{ID: qrpay.NewID("ntc", now), MerchantID: ep.MerchantID, Kind: "webhook_disabled",
-		Subject: "Webhook endpoint disabled / 通知地址已停用",
-		Body: fmt.Sprintf("Your webhook endpoint %s has not accepted events since %s, so qrpay has stopped sending to it. "+
-			"Fix the endpoint, enable it again in Settings → Webhooks, and resend the events you missed.\n\n"+
-			"您的通知地址 %s 自 %s 起一直无法接收事件，qrpay 已停止向其发送。请修复后在“设置 → 通知地址”中重新启用，并重发错过的事件。",
-			ep.URL, ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"), ep.URL, ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"))})
+	return s.Store.InTx(ctx, func(tx Tx) error {
+		if err := tx.UpdateEndpointHealth(ctx, ep); err != nil {
+			return err
+		}
+		return tx.InsertNotice(ctx, &Notice{ID: qrpay.NewID("ntc", now), MerchantID: ep.MerchantID, Kind: "webhook_disabled",
+			Subject: "Webhook endpoint disabled / 通知地址已停用",
+			Body: fmt.Sprintf("Your webhook endpoint %s has not accepted events since %s, so qrpay has stopped sending to it. "+
+				"Fix the endpoint, enable it again in Settings → Webhooks, and resend the events you missed.\n\n"+
+				"您的通知地址 %s 自 %s 起一直无法接收事件，qrpay 已停止向其发送。请修复后在“设置 → 通知地址”中重新启用，并重发错过的事件。",
+				ep.URL, ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"), ep.URL, ep.FailingSince.In(s.Zone).Format("2006-01-02 15:04"))})
+	})
 }
 
 // failDelivery marks a delivery failed for good.

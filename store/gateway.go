@@ -290,9 +290,42 @@ func (tx gatewayTx) UpdateDelivery(ctx context.Context, d *gateway.Delivery, see
 		delivered_at = ? WHERE id = ? AND attempts = ?`, d.Status, d.Attempts, d.LastStatus, d.UpdatedAt, utcPtr(d.DeliveredAt),
 		d.ID, seenAttempts)
 	if err == nil && n == 0 {
-		return qrpay.Errorf(qrpay.ECONFLICT, "The webhook delivery %s changed meanwhile.", d.ID)
+		return deliveryChanged(d.ID)
 	}
 	return err
+}
+
+// RecordAttempt implements gateway.Store. It is on the path of every webhook: on PostgreSQL
+// it is one statement that commits alone (the attempt is inserted only if the guarded update
+// found the delivery); SQLite, whose statements cost no round trip, runs the two in a
+// transaction.
+func (s *GatewayStore) RecordAttempt(ctx context.Context, d *gateway.Delivery, seenAttempts int, a *gateway.Attempt) error {
+	if s.dialect != Postgres {
+		return s.InTx(ctx, func(tx gateway.Tx) error {
+			if err := tx.UpdateDelivery(ctx, d, seenAttempts); err != nil {
+				return err
+			}
+			return tx.InsertAttempt(ctx, a)
+		})
+	}
+	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	d.UpdatedAt, a.CreatedAt = now, now
+	n, err := s.execW(ctx, `WITH u AS (UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?,
+		updated_at = ?, delivered_at = ? WHERE id = ? AND attempts = ? RETURNING id)
+		INSERT INTO webhook_attempts (id, delivery_id, attempt, status_code, latency_ms, response, error, created_at)
+		SELECT CAST(? AS TEXT), u.id, CAST(? AS INTEGER), CAST(? AS INTEGER), CAST(? AS INTEGER), CAST(? AS TEXT),
+		CAST(? AS TEXT), CAST(? AS TIMESTAMPTZ) FROM u`,
+		d.Status, d.Attempts, d.LastStatus, d.UpdatedAt, utcPtr(d.DeliveredAt), d.ID, seenAttempts,
+		a.ID, a.Attempt, a.StatusCode, a.LatencyMS, a.Response, a.Error, a.CreatedAt)
+	if err == nil && n == 0 {
+		return deliveryChanged(d.ID)
+	}
+	return err
+}
+
+// deliveryChanged is the ECONFLICT of a delivery's guarded update.
+func deliveryChanged(id string) error {
+	return qrpay.Errorf(qrpay.ECONFLICT, "The webhook delivery %s changed meanwhile.", id)
 }
 
 // InsertAttempt implements gateway.Tx.
