@@ -283,12 +283,21 @@ func (tx gatewayTx) LockDelivery(ctx context.Context, id string) (*gateway.Deliv
 		deliverySelect+` WHERE d.id = ?`+forUpdateOf(tx.db, "d"), id)
 }
 
+// updateDelivery writes a delivery's status and counters if it still has the attempts read
+// before (the last parameter); updateDeliveryArgs are its parameters.
+const updateDelivery = `UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, updated_at = ?,
+	delivered_at = ? WHERE id = ? AND attempts = ?`
+
+func updateDeliveryArgs(d *gateway.Delivery, seenAttempts int) []any {
+	return []any{d.Status, d.Attempts, d.LastStatus, utc(d.UpdatedAt), utcPtr(d.DeliveredAt), d.ID, seenAttempts}
+}
+
+const attemptColumns = `id, delivery_id, attempt, status_code, latency_ms, response, error, created_at`
+
 // UpdateDelivery implements gateway.Tx.
 func (tx gatewayTx) UpdateDelivery(ctx context.Context, d *gateway.Delivery, seenAttempts int) error {
 	d.UpdatedAt = tx.now
-	n, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, updated_at = ?,
-		delivered_at = ? WHERE id = ? AND attempts = ?`, d.Status, d.Attempts, d.LastStatus, d.UpdatedAt, utcPtr(d.DeliveredAt),
-		d.ID, seenAttempts)
+	n, err := tx.exec(ctx, updateDelivery, updateDeliveryArgs(d, seenAttempts)...)
 	if err == nil && n == 0 {
 		return deliveryChanged(d.ID)
 	}
@@ -310,13 +319,13 @@ func (s *GatewayStore) RecordAttempt(ctx context.Context, d *gateway.Delivery, s
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	d.UpdatedAt, a.CreatedAt = now, now
-	n, err := s.execW(ctx, `WITH u AS (UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?,
-		updated_at = ?, delivered_at = ? WHERE id = ? AND attempts = ? RETURNING id)
-		INSERT INTO webhook_attempts (id, delivery_id, attempt, status_code, latency_ms, response, error, created_at)
+	// The attempt's row takes its values from parameters, except its delivery id, which comes
+	// from the update: no row is inserted unless the update found the delivery.
+	n, err := s.execW(ctx, `WITH u AS (`+updateDelivery+` RETURNING id)
+		INSERT INTO webhook_attempts (`+attemptColumns+`)
 		SELECT CAST(? AS TEXT), u.id, CAST(? AS INTEGER), CAST(? AS INTEGER), CAST(? AS INTEGER), CAST(? AS TEXT),
 		CAST(? AS TEXT), CAST(? AS TIMESTAMPTZ) FROM u`,
-		d.Status, d.Attempts, d.LastStatus, d.UpdatedAt, utcPtr(d.DeliveredAt), d.ID, seenAttempts,
-		a.ID, a.Attempt, a.StatusCode, a.LatencyMS, a.Response, a.Error, a.CreatedAt)
+		append(updateDeliveryArgs(d, seenAttempts), a.ID, a.Attempt, a.StatusCode, a.LatencyMS, a.Response, a.Error, a.CreatedAt)...)
 	if err == nil && n == 0 {
 		return deliveryChanged(d.ID)
 	}
@@ -331,8 +340,7 @@ func deliveryChanged(id string) error {
 // InsertAttempt implements gateway.Tx.
 func (tx gatewayTx) InsertAttempt(ctx context.Context, a *gateway.Attempt) error {
 	a.CreatedAt = tx.now
-	_, err := tx.exec(ctx, `INSERT INTO webhook_attempts (id, delivery_id, attempt, status_code, latency_ms, response,
-		error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.exec(ctx, `INSERT INTO webhook_attempts (`+attemptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.DeliveryID, a.Attempt, a.StatusCode, a.LatencyMS, a.Response, a.Error, a.CreatedAt)
 	return err
 }
@@ -429,8 +437,7 @@ func (db *DB) FindAttempts(ctx context.Context, deliveryID string) ([]*gateway.A
 		Error      string    `db:"error"`
 		CreatedAt  time.Time `db:"created_at"`
 	}
-	if err := db.sel(ctx, &rows, `SELECT id, delivery_id, attempt, status_code, latency_ms, response, error, created_at
-		FROM webhook_attempts WHERE delivery_id = ? ORDER BY id`, deliveryID); err != nil {
+	if err := db.sel(ctx, &rows, `SELECT `+attemptColumns+` FROM webhook_attempts WHERE delivery_id = ? ORDER BY id`, deliveryID); err != nil {
 		return nil, err
 	}
 	out := make([]*gateway.Attempt, len(rows))
