@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,20 +21,18 @@ const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
 // NewID returns a new identifier "<prefix>_<21 characters>": 48 bits of milliseconds since the
 // Unix epoch (10 characters) followed by 55 random bits (11 characters), in Crockford base32, so
-// that ids sort by creation time (cursor pagination relies on it) and cannot be guessed. A payment
+// that ids sort by creation time (cursor pagination and "newest first" rely on it) and cannot be
+// guessed. Ids made by one process in the same millisecond sort in the order they were made too:
+// the random part of each is the previous one's plus a random step of up to 24 bits. A payment
 // id ("pay_" and 21 characters) fits the 25 characters of an EMV reference label (tag 62.05).
 func NewID(prefix string, now time.Time) string {
 	var out [21]byte
 	ms := uint64(now.UnixMilli()) & (1<<48 - 1)
+	r := idRandom(ms)
 	for i := 9; i >= 0; i-- {
 		out[i] = crockford[ms&31]
 		ms >>= 5
 	}
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		panic("qrpay: crypto/rand failed: " + err.Error())
-	}
-	r := binary.BigEndian.Uint64(rnd[:])
 	for i := 20; i >= 10; i-- {
 		out[i] = crockford[r&31]
 		r >>= 5
@@ -44,6 +43,34 @@ func NewID(prefix string, now time.Time) string {
 	sb.WriteByte('_')
 	sb.Write(out[:])
 	return sb.String()
+}
+
+// lastID is the millisecond and random part of the process's latest id.
+var lastID struct {
+	sync.Mutex
+	ms, r uint64
+}
+
+// idRandom returns the 55 random bits of an id made at ms: fresh ones, or, in the millisecond of
+// the latest id, that id's plus a random step (fresh ones again in the unlikely case that would
+// overflow), so that ids of one millisecond keep their order.
+func idRandom(ms uint64) uint64 {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		panic("qrpay: crypto/rand failed: " + err.Error())
+	}
+	fresh := binary.BigEndian.Uint64(rnd[:])
+	const max = 1<<55 - 1
+	lastID.Lock()
+	defer lastID.Unlock()
+	r := fresh & max
+	if ms == lastID.ms {
+		if next := lastID.r + 1 + fresh>>40; next <= max {
+			r = next
+		}
+	}
+	lastID.ms, lastID.r = ms, r
+	return r
 }
 
 // RandomToken returns n random bytes encoded in Crockford base32 (lower case); used for secrets,

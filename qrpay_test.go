@@ -28,6 +28,25 @@ func TestNewIDSortsByTimeAndFitsEMVReference(t *testing.T) {
 	}
 }
 
+// TestNewIDSameMillisecond: ids made one after another in the same millisecond sort in the
+// order they were made (a list's "newest first" relies on it), and stay distinct.
+func TestNewIDSameMillisecond(t *testing.T) {
+	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	var ids []string
+	seen := map[string]bool{}
+	for range 1000 {
+		id := qrpay.NewID("pay", now)
+		if seen[id] || len(id) != 25 {
+			t.Fatalf("id %q: duplicate or not 25 characters", id)
+		}
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Fatal("ids made later in the same millisecond do not sort later")
+	}
+}
+
 func TestRandomTokenAlphabet(t *testing.T) {
 	tok := qrpay.RandomToken(20)
 	if len(tok) != 32 {
